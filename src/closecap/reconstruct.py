@@ -1,0 +1,74 @@
+"""From a calibrated rig and 2D detections to 3D people: the one entry point every method plugs into.
+
+``reconstruct(detections, rig, config)`` dispatches on ``config.method``; ``reconstruct_files`` is the
+file-level pipeline behind ``closecap reconstruct`` (read, reconstruct, write atomically with the
+config beside the output).
+"""
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+from closecap.baseline import BaselineConfig, reconstruct_baseline
+from closecap.cameras import Rig
+from closecap.config import Config, save_json
+from closecap.errors import InputError
+from closecap.poses import Detections2D, Poses3D
+
+METHODS = ("baseline",)
+
+
+@dataclasses.dataclass(frozen=True)
+class ReconstructConfig(Config):
+    """Settings of ``closecap reconstruct``."""
+
+    method: str = "baseline"
+    """Reconstruction method: ``baseline`` (geometric association + robust triangulation + tracking)."""
+    baseline: BaselineConfig = BaselineConfig()
+    """Settings of the geometric baseline (used when ``method == "baseline"``)."""
+
+    def __post_init__(self) -> None:
+        if self.method not in METHODS:
+            raise InputError(None, "method", f"unknown method {self.method!r}; choose one of {list(METHODS)}")
+
+
+def reconstruct(detections: Detections2D, rig: Rig, config: ReconstructConfig = ReconstructConfig(),
+                progress: bool = False) -> Poses3D:
+    """3D people per frame from 2D detections.
+
+    Args:
+        detections: per frame and view, ``(P_v, 17, 3)`` raw-image pixels + score; its cameras must be in ``rig``.
+        rig: the calibrated cameras (metres).
+        config: method and its settings.
+        progress: show a progress bar over frames.
+
+    Returns:
+        :class:`Poses3D` with tracked ids, ``(T, P, 17, 3)`` metres in the rig's world frame.
+    """
+    missing = [n for n in detections.camera_names if n not in rig.names]
+    if missing:
+        raise InputError(None, "cameras", f"keypoints for cameras {missing} that are not in the calibration")
+    sub_rig = rig.subset(detections.camera_names)
+    if config.method == "baseline":
+        return reconstruct_baseline(detections, sub_rig, config.baseline, progress=progress)
+    raise InputError(None, "method", f"unknown method {config.method!r}")
+
+
+def reconstruct_files(calib_path: str | Path, keypoints_path: str | Path, out_path: str | Path,
+                      config: ReconstructConfig = ReconstructConfig(), *, camera_type: str | None = None,
+                      progress: bool = False) -> Poses3D:
+    """Read a calibration and 2D keypoints, reconstruct, write ``out_path`` (``.json`` / ``.npz`` / ``.csv``)
+    and ``<out stem>.config.json``. Nothing is written if any step fails."""
+    from closecap.io.calibration import load_rig
+    from closecap.io.keypoints import read_detections, write_poses
+
+    out_path = Path(out_path)
+    if out_path.suffix.lower() not in (".json", ".npz", ".csv"):
+        raise InputError(out_path, None, "output must end in .json, .npz or .csv")
+    rig = load_rig(calib_path, camera_type=camera_type)
+    detections = read_detections(keypoints_path, rig.names)
+    poses = reconstruct(detections, rig, config, progress=progress)
+    run_config = {"reconstruct": config.to_dict(), "calibration": str(calib_path), "keypoints2d": str(keypoints_path)}
+    write_poses(poses, out_path, config=run_config)
+    save_json(out_path.with_name(out_path.stem + ".config.json"), run_config)
+    return poses
