@@ -129,7 +129,7 @@ SHELF14 = JointSet(
         "right_ankle", "right_knee", "right_hip", "left_hip", "left_knee", "left_ankle", "right_wrist",
         "right_elbow", "right_shoulder", "left_shoulder", "left_elbow", "left_wrist", "bottom_head", "top_head",
     ),
-    bones=(  # the 10 body parts of the Shelf/Campus PCP protocol, plus the torso edges below
+    bones=(  # the limbs and head of the Shelf/Campus PCP protocol (metrics adds the torso)
         ("left_knee", "left_ankle"), ("right_knee", "right_ankle"),
         ("left_hip", "left_knee"), ("right_hip", "right_knee"),
         ("left_elbow", "left_wrist"), ("right_elbow", "right_wrist"),
