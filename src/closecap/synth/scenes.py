@@ -1,0 +1,367 @@
+"""Synthetic close-interaction scenes: real motion capture placed together in front of a rig.
+
+A scene has 2-6 people over ``num_frames`` frames. It starts either from a real two-person capture
+(the CMU salsa couple, kept exactly as recorded relative to each other, moved and turned as a unit)
+or from one single-person clip; more people come from single-person clips, each with a random turn
+about the vertical, a random time window, an optional mirror (reflection + left/right swap) and a
+translation solved so that its **closest distance** to the people already placed hits a target:
+
+* closest distance = the minimum over frames and over all COCO-17 joint pairs between the new person
+  and anyone already placed (joint centres: touching hands give 1-3 cm);
+* the target is drawn from ``contact_distance_m`` with probability ``contact_fraction`` (contact:
+  hands on the other's body) and from ``near_distance_m`` otherwise;
+* the new person moves away from a randomly chosen placed person along a random horizontal direction;
+  the distance along it is found by bisection, first for torsos not to interpenetrate (torso capsule =
+  segment shoulder-mid to hip-mid, radius ``torso_radius_m``, at every frame), then for the target;
+* a placement is kept only if the target is reached within ``distance_tolerance_m`` and all 17 joints
+  of the person project inside the image of at least ``min_views`` cameras at every frame.
+
+People are placed around the rig's look-at point (least-squares intersection of the optical axes),
+feet on the floor as captured (the library's floor is z = 0). Everything random comes from ``rng``:
+the same seed gives identical arrays. A person that cannot be placed in ``max_attempts`` tries is
+left out (the scene then has fewer people; the first two are always tried hardest).
+
+Example:
+    >>> from closecap.synth.library import load_library
+    >>> from closecap.cameras import ring_rig
+    >>> scene = compose_scene(load_library().split("train"), ring_rig(6), SceneConfig(num_people=(3, 3)),
+    ...                       np.random.default_rng(0))
+    >>> scene.joints.shape
+    (32, 3, 17, 3)
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from closecap.cameras import Rig
+from closecap.config import Config
+from closecap.errors import CloseCapError, InputError
+from closecap.poses import Poses3D
+from closecap.skeleton import COCO17
+from closecap.synth.library import LibraryClip, MotionLibrary
+from closecap.synth.motion import interpolate_frames
+from closecap.synth.rigs import look_at_point
+
+_SHOULDERS = COCO17.indices(["left_shoulder", "right_shoulder"])
+_HIPS = COCO17.indices(["left_hip", "right_hip"])
+
+
+@dataclass(frozen=True)
+class SceneConfig(Config):
+    """How scenes are composed. Distances are metres, between joint centres unless said otherwise."""
+
+    num_people: tuple[int, int] = (2, 4)
+    """Inclusive range of people per scene, drawn uniformly; within 2-6."""
+    num_frames: int = 32
+    """Frames per scene."""
+    fps: float = 15.0
+    """Frame rate of the scene; clips are resampled (linear interpolation) when it differs from the library's."""
+    pair_probability: float = 0.6
+    """Probability that a scene starts from a real two-person capture (else from a single clip)."""
+    contact_fraction: float = 0.5
+    """Fraction of composed people placed in contact (target from ``contact_distance_m``)."""
+    contact_distance_m: tuple[float, float] = (0.02, 0.08)
+    """Range of the closest-distance target for contact placements."""
+    near_distance_m: tuple[float, float] = (0.1, 1.0)
+    """Range of the closest-distance target for the other placements."""
+    distance_tolerance_m: float = 0.03
+    """A placement counts when the closest distance reached is within this of its target."""
+    torso_radius_m: float = 0.12
+    """Radius of the torso capsules that must not interpenetrate (composed people only; real pairs as captured)."""
+    min_views: int = 2
+    """Every joint of every person must be inside the image of at least this many cameras, at every frame."""
+    margin_px: float = 10.0
+    """Distance from the image border that counts as outside, pixels."""
+    mirror_probability: float = 0.5
+    """Probability of mirroring a clip (reflection and left/right swap)."""
+    centre_jitter_m: float = 0.3
+    """Standard deviation of the scene centre around the rig's look-at point, metres (horizontal, per axis)."""
+    max_attempts: int = 30
+    """Tries per person (clip, window, turn, direction) before leaving that person out."""
+
+    def __post_init__(self) -> None:
+        lo, hi = self.num_people
+        if not 2 <= lo <= hi <= 6:
+            raise InputError(None, "SceneConfig.num_people", f"need 2 <= min <= max <= 6, got {self.num_people}")
+        if self.num_frames < 1 or self.fps <= 0:
+            raise InputError(None, "SceneConfig", "num_frames and fps must be positive")
+        if not 0.0 <= self.contact_fraction <= 1.0 or not 0.0 <= self.pair_probability <= 1.0:
+            raise InputError(None, "SceneConfig", "contact_fraction and pair_probability must be in [0, 1]")
+        if self.min_views < 1:
+            raise InputError(None, "SceneConfig.min_views", f"must be >= 1, got {self.min_views}")
+
+
+@dataclass(frozen=True)
+class Scene:
+    """A composed scene and how it was made.
+
+    Attributes:
+        poses: ground truth, ``joints (T, P, 17, 3)`` metres, ids ``0..P-1``, confidence 1.
+        fps: frame rate.
+        clip_names: ``P`` library clip names, one per person.
+        roles: ``P`` of ``"pair"`` (from a real two-person capture, kept as recorded), ``"first"`` (first single
+            person) or ``"placed"`` (composed against the others).
+        target_distance_m: ``(P,)`` closest-distance targets of placed people, NaN for the others.
+    """
+
+    poses: Poses3D
+    fps: float
+    clip_names: tuple[str, ...]
+    roles: tuple[str, ...]
+    target_distance_m: np.ndarray
+
+
+# ----------------------------------------------------------------------------- geometry helpers
+
+
+def segment_distance(a0: np.ndarray, a1: np.ndarray, b0: np.ndarray, b1: np.ndarray) -> np.ndarray:
+    """Closest distance between 3D segments ``[a0, a1]`` and ``[b0, b1]``, vectorized.
+
+    Args:
+        a0, a1, b0, b1: ``(..., 3)`` metres (broadcastable).
+
+    Returns:
+        ``(...)`` metres.
+
+    Example:
+        >>> float(segment_distance(np.zeros(3), np.array([0, 0, 1.0]), np.array([1.0, -1, 0.5]), np.array([1.0, 1, 0.5])))
+        1.0
+    """
+    d1, d2, r = a1 - a0, b1 - b0, a0 - b0
+    a = np.einsum("...i,...i->...", d1, d1)
+    e = np.einsum("...i,...i->...", d2, d2)
+    f = np.einsum("...i,...i->...", d2, r)
+    c = np.einsum("...i,...i->...", d1, r)
+    b = np.einsum("...i,...i->...", d1, d2)
+    eps = 1e-12
+    safe_a, safe_e = np.maximum(a, eps), np.maximum(e, eps)
+    denom = a * e - b * b
+    # general case (Ericson, Real-Time Collision Detection 5.1.9), then clamp t and recompute s
+    s = np.where(denom > eps, np.clip((b * f - c * e) / np.maximum(denom, eps), 0.0, 1.0), 0.0)
+    t = (b * s + f) / safe_e
+    t_clamped = np.clip(t, 0.0, 1.0)
+    s = np.where(t != t_clamped, np.clip((b * t_clamped - c) / safe_a, 0.0, 1.0), s)
+    t = t_clamped
+    # degenerate segments (points)
+    a_point, e_point = a <= eps, e <= eps
+    s = np.where(a_point, 0.0, np.where(e_point, np.clip(-c / safe_a, 0.0, 1.0), s))
+    t = np.where(e_point, 0.0, np.where(a_point, np.clip(f / safe_e, 0.0, 1.0), t))
+    closest = (a0 + d1 * s[..., None]) - (b0 + d2 * t[..., None])
+    return np.linalg.norm(closest, axis=-1)
+
+
+def torso_segments(joints: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Torso axis of COCO-17 people: ``(..., 17, 3)`` -> shoulder-mid ``(..., 3)``, hip-mid ``(..., 3)``."""
+    return joints[..., _SHOULDERS, :].mean(-2), joints[..., _HIPS, :].mean(-2)
+
+
+def torso_distance(person: np.ndarray, others: np.ndarray) -> np.ndarray:
+    """Torso-axis distance of one person to others per frame.
+
+    Args:
+        person: ``(T, 17, 3)`` metres. others: ``(T, Q, 17, 3)`` metres.
+
+    Returns:
+        ``(T, Q)`` metres between the torso segments (capsules touch at twice their radius).
+    """
+    p0, p1 = torso_segments(person)  # (T, 3)
+    o0, o1 = torso_segments(others)  # (T, Q, 3)
+    return segment_distance(p0[:, None], p1[:, None], o0, o1)
+
+
+def closest_joint_distance(person: np.ndarray, others: np.ndarray) -> float:
+    """Minimum over frames and joint pairs of the distance between ``person (T, 17, 3)`` and ``others (T, Q, 17, 3)``."""
+    diff = person[:, None, :, None, :] - others[:, :, None, :, :]  # (T, Q, 17, 17, 3)
+    return float(np.sqrt(np.min(np.einsum("...i,...i->...", diff, diff))))
+
+
+def _yaw(angle: float) -> np.ndarray:
+    c, s = np.cos(angle), np.sin(angle)
+    return np.array([[c, -s, 0.0], [s, c, 0.0], [0.0, 0.0, 1.0]])
+
+
+def _centre_xy(tracks: np.ndarray) -> np.ndarray:
+    """``(..., T, 17, 3)`` -> ``(3,)`` mean hip-mid over frames (and people), z set to 0."""
+    mid = tracks[..., _HIPS, :].mean(-2).reshape(-1, 3).mean(0)
+    return np.array([mid[0], mid[1], 0.0])
+
+
+def _transform(tracks: np.ndarray, rng: np.random.Generator, config: SceneConfig,
+               destination_xy: np.ndarray) -> np.ndarray:
+    """Mirror (maybe), turn about the vertical and move ``(..., T, 17, 3)`` so its centre is at ``destination_xy``."""
+    centred = tracks - _centre_xy(tracks)
+    if rng.random() < config.mirror_probability:
+        centred = centred * np.array([-1.0, 1.0, 1.0])
+        centred = centred[..., COCO17.flip_permutation, :]
+    turned = centred @ _yaw(rng.uniform(0, 2 * np.pi)).T
+    return turned + np.array([destination_xy[0], destination_xy[1], 0.0])
+
+
+def _window(clip: LibraryClip, rng: np.random.Generator, config: SceneConfig) -> np.ndarray:
+    """A random time window of a clip at the scene's rate: ``(P, T, 17, 3)`` float64."""
+    step = clip.fps / config.fps
+    span = (config.num_frames - 1) * step
+    if abs(step - round(step)) < 1e-9:  # whole-frame steps: real frames, no interpolation
+        start = int(rng.integers(0, clip.num_frames - int(round(span))))
+        return clip.joints_world[:, start + np.arange(config.num_frames) * int(round(step))].astype(np.float64)
+    start = rng.uniform(0.0, clip.num_frames - 1 - span)
+    index = start + np.arange(config.num_frames) * step
+    return np.moveaxis(interpolate_frames(np.moveaxis(clip.joints_world.astype(np.float64), 1, 0), index), 0, 1)
+
+
+def _visible(rig: Rig, tracks: np.ndarray, config: SceneConfig) -> bool:
+    """All joints of ``tracks (..., T, 17, 3)`` inside >= ``min_views`` images at every frame."""
+    uv, depth = rig.project(tracks)  # (V, ..., T, 17, 2), (V, ..., T, 17)
+    inside = rig.in_image(uv, depth, config.margin_px).all(-1)  # (V, ..., T)
+    return bool(np.all(inside.sum(0) >= config.min_views))
+
+
+def _solve_offset(person: np.ndarray, others: np.ndarray, direction: np.ndarray, target_m: float,
+                  clearance_m: float) -> float:
+    """Distance ``s`` along ``direction`` so that ``person + s d`` clears torsos and meets ``target_m``.
+
+    ``person (T, 17, 3)`` starts at the anchor's centre; ``others (T, Q, 17, 3)``.
+    """
+    def shifted(s):
+        return person + s * direction
+
+    def penetrates(s):
+        return bool(np.any(torso_distance(shifted(s), others) < clearance_m))
+
+    hi = 1.0
+    while (penetrates(hi) or closest_joint_distance(shifted(hi), others) < target_m) and hi < 20.0:
+        hi *= 2.0
+    lo = 0.0
+    if penetrates(lo):
+        free = hi
+        for _ in range(24):
+            mid = 0.5 * (lo + free)
+            lo, free = (mid, free) if penetrates(mid) else (lo, mid)
+        lo = free
+    if closest_joint_distance(shifted(lo), others) < target_m:
+        for _ in range(24):
+            mid = 0.5 * (lo + hi)
+            if closest_joint_distance(shifted(mid), others) < target_m:
+                lo = mid
+            else:
+                hi = mid
+        lo = hi
+    while penetrates(lo) and lo < 40.0:  # non-monotone cases: step out until clear
+        lo += 0.02
+    return lo
+
+
+# ----------------------------------------------------------------------------- composer
+
+
+def compose_scene_detailed(library: MotionLibrary, rig: Rig, config: SceneConfig,
+                           rng: np.random.Generator) -> Scene:
+    """Compose one scene and report how (see the module docstring for the procedure).
+
+    Args:
+        library: clips to draw from (pass ``library.split("train")`` for training).
+        rig: the cameras that must see everyone.
+        config: scene settings.
+        rng: the only source of randomness.
+
+    Returns:
+        :class:`Scene`; ``scene.poses.joints`` is ``(num_frames, P, 17, 3)`` metres, world frame.
+
+    Raises:
+        CloseCapError: the library has no clip long enough, or not even two people fit in the rig's view.
+
+    Example:
+        >>> from closecap.synth.library import load_library
+        >>> from closecap.cameras import ring_rig
+        >>> s = compose_scene_detailed(load_library(), ring_rig(5), SceneConfig(), np.random.default_rng(1))
+        >>> len(s.roles) == s.poses.num_people >= 2
+        True
+    """
+    needed = (config.num_frames - 1) * library.fps / config.fps + 1
+    singles = [c for c in library.singles() if c.num_frames >= needed]
+    pairs = [c for c in library.pairs() if c.num_frames >= needed]
+    if not singles:
+        raise CloseCapError(f"motion library: no single-person clip has the {needed:.0f} frames a scene needs")
+    num_people = int(rng.integers(config.num_people[0], config.num_people[1] + 1))
+    centre = look_at_point(rig)[:2] + rng.normal(0.0, config.centre_jitter_m, 2)
+
+    people: list[np.ndarray] = []  # (T, 17, 3) each
+    names: list[str] = []
+    roles: list[str] = []
+    targets: list[float] = []
+    if pairs and rng.random() < config.pair_probability:
+        for _ in range(config.max_attempts):
+            clip = pairs[int(rng.integers(len(pairs)))]
+            tracks = _transform(_window(clip, rng, config), rng, config, centre)  # (2, T, 17, 3)
+            if _visible(rig, tracks, config):
+                people += [tracks[0], tracks[1]]
+                names += [clip.name] * 2
+                roles += ["pair", "pair"]
+                targets += [np.nan, np.nan]
+                break
+    if not people:
+        for _ in range(config.max_attempts):
+            clip = singles[int(rng.integers(len(singles)))]
+            track = _transform(_window(clip, rng, config), rng, config, centre)[0]
+            if _visible(rig, track, config):
+                people.append(track)
+                names.append(clip.name)
+                roles.append("first")
+                targets.append(np.nan)
+                break
+    if not people:
+        raise CloseCapError("scene: nobody fits inside the rig's shared field of view; check the rig")
+
+    clearance = 2.0 * config.torso_radius_m
+    while len(people) < num_people:
+        placed = False
+        attempts = config.max_attempts * (2 if len(people) < 2 else 1)
+        for _ in range(attempts):
+            clip = singles[int(rng.integers(len(singles)))]
+            contact = rng.random() < config.contact_fraction
+            target = float(rng.uniform(*(config.contact_distance_m if contact else config.near_distance_m)))
+            anchor = people[int(rng.integers(len(people)))]
+            anchor_xy = _centre_xy(anchor)[:2]
+            track = _transform(_window(clip, rng, config), rng, config, anchor_xy)[0]
+            angle = rng.uniform(0, 2 * np.pi)
+            direction = np.array([np.cos(angle), np.sin(angle), 0.0])
+            others = np.stack(people, axis=1)  # (T, Q, 17, 3)
+            offset = _solve_offset(track, others, direction, target, clearance)
+            moved = track + offset * direction
+            reached = closest_joint_distance(moved, others)
+            if abs(reached - target) > config.distance_tolerance_m or not _visible(rig, moved, config):
+                continue
+            people.append(moved)
+            names.append(clip.name)
+            roles.append("placed")
+            targets.append(target)
+            placed = True
+            break
+        if not placed:
+            if len(people) < 2:
+                raise CloseCapError("scene: could not place a second person inside the rig's shared field of view")
+            num_people = len(people)
+
+    joints = np.stack(people, axis=1)  # (T, P, 17, 3)
+    P = joints.shape[1]
+    poses = Poses3D(np.arange(config.num_frames), np.arange(P), joints, np.ones(joints.shape[:3]))
+    return Scene(poses, float(config.fps), tuple(names), tuple(roles), np.array(targets, dtype=float))
+
+
+def compose_scene(library: MotionLibrary, rig: Rig, config: SceneConfig, rng: np.random.Generator) -> Poses3D:
+    """Ground-truth people of one synthetic scene: ``joints (T, P, 17, 3)`` metres, ids ``0..P-1``.
+
+    See :func:`compose_scene_detailed` (same draws from ``rng``) for the clip names and roles.
+
+    Example:
+        >>> from closecap.synth.library import load_library
+        >>> from closecap.cameras import ring_rig
+        >>> lib, rig, cfg = load_library(), ring_rig(5), SceneConfig(num_frames=8)
+        >>> a = compose_scene(lib, rig, cfg, np.random.default_rng(3))
+        >>> b = compose_scene(lib, rig, cfg, np.random.default_rng(3))
+        >>> bool(np.array_equal(a.joints, b.joints))
+        True
+    """
+    return compose_scene_detailed(library, rig, config, rng).poses
