@@ -68,6 +68,7 @@ def reconstruct(
     out: Path = typer.Option(..., "--out", help="Output: PRED.json (closecap-3d), PRED.npz or PRED.csv."),
     method: str = typer.Option("baseline", help="Reconstruction method: baseline."),
     smoothing: str = typer.Option("offline", help="Temporal smoothing: offline (zero-phase), online (one-euro) or none."),
+    fps: float = typer.Option(30.0, help="Frame rate of the recording (for the temporal filters)."),
     camera_type: Optional[str] = typer.Option(None, help="Panoptic calibrations: keep only cameras of this type (e.g. hd)."),
     config: Optional[Path] = typer.Option(None, help="A ReconstructConfig JSON (as written next to every output) to start from."),
 ) -> None:
@@ -79,7 +80,8 @@ def reconstruct(
     from closecap.reconstruct import ReconstructConfig, reconstruct_files
 
     cfg = load_config(ReconstructConfig, config) if config else ReconstructConfig()
-    cfg = cfg.replace(method=method, baseline=cfg.baseline.replace(track=cfg.baseline.track.replace(smoothing=smoothing)))
+    cfg = cfg.replace(method=method, baseline=cfg.baseline.replace(
+        track=cfg.baseline.track.replace(smoothing=smoothing, fps=fps)))
     poses = reconstruct_files(calib, keypoints2d, out, cfg, camera_type=camera_type, progress=True)
     typer.echo(f"wrote {out}: {poses.num_frames} frames, {poses.num_people} people (ids {poses.ids.tolist()})")
 

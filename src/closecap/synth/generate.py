@@ -65,5 +65,5 @@ def make_scene(rig: Rig, config: SynthConfig = SynthConfig(), library=None) -> t
     library = load_library() if library is None else library
     rng = np.random.default_rng(config.seed)
     gt = compose_scene(library.split(config.split), rig, config.scene, rng)
-    detections = simulate_detections(gt.joints, rig, config.noise, rng, frames=gt.frames)
+    detections, _ = simulate_detections(gt.joints, rig, config.noise, rng, frames=gt.frames)
     return gt, detections

@@ -200,14 +200,22 @@ def _transform(tracks: np.ndarray, rng: np.random.Generator, config: SceneConfig
 
 
 def _window(clip: LibraryClip, rng: np.random.Generator, config: SceneConfig) -> np.ndarray:
-    """A random time window of a clip at the scene's rate: ``(P, T, 17, 3)`` float64."""
+    """A random time window of a clip at the scene's rate: ``(P, T, 17, 3)`` float64.
+
+    A clip shorter than the scene is played forwards and backwards in turn (positions stay continuous;
+    velocity flips at the ends), so scenes of any length can use every clip.
+    """
     step = clip.fps / config.fps
     span = (config.num_frames - 1) * step
-    if abs(step - round(step)) < 1e-9:  # whole-frame steps: real frames, no interpolation
+    last = clip.num_frames - 1
+    if span <= last and abs(step - round(step)) < 1e-9:  # whole-frame steps: real frames, no interpolation
         start = int(rng.integers(0, clip.num_frames - int(round(span))))
         return clip.joints_world[:, start + np.arange(config.num_frames) * int(round(step))].astype(np.float64)
-    start = rng.uniform(0.0, clip.num_frames - 1 - span)
+    start = rng.uniform(0.0, last - span) if span <= last else rng.uniform(0.0, 2.0 * last)
     index = start + np.arange(config.num_frames) * step
+    if span > last:  # ping-pong over the clip
+        phase = np.mod(index, 2.0 * last)
+        index = np.where(phase > last, 2.0 * last - phase, phase)
     return np.moveaxis(interpolate_frames(np.moveaxis(clip.joints_world.astype(np.float64), 1, 0), index), 0, 1)
 
 
@@ -279,11 +287,10 @@ def compose_scene_detailed(library: MotionLibrary, rig: Rig, config: SceneConfig
         >>> len(s.roles) == s.poses.num_people >= 2
         True
     """
-    needed = (config.num_frames - 1) * library.fps / config.fps + 1
-    singles = [c for c in library.singles() if c.num_frames >= needed]
-    pairs = [c for c in library.pairs() if c.num_frames >= needed]
+    singles = [c for c in library.singles() if c.num_frames >= 2]
+    pairs = [c for c in library.pairs() if c.num_frames >= 2]
     if not singles:
-        raise CloseCapError(f"motion library: no single-person clip has the {needed:.0f} frames a scene needs")
+        raise CloseCapError("motion library: no single-person clip to compose scenes from")
     num_people = int(rng.integers(config.num_people[0], config.num_people[1] + 1))
     centre = look_at_point(rig)[:2] + rng.normal(0.0, config.centre_jitter_m, 2)
 

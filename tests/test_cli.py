@@ -1,0 +1,140 @@
+"""The CLI end to end on generated scenes, and its behaviour on bad input: one line, exit 2, nothing written."""
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from closecap.cli import main
+
+
+@pytest.fixture(scope="module")
+def exact_scene(tmp_path_factory):
+    out = tmp_path_factory.mktemp("cli") / "scene"
+    assert main(["synth", "--out", str(out), "--people", "3", "--frames", "40", "--noise", "none", "--seed", "3"]) == 0
+    return out
+
+
+def run(argv, capsys):
+    code = main([str(a) for a in argv])
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+def test_synth_reconstruct_eval_round_trip_is_exact(exact_scene, tmp_path, capsys):
+    pred = tmp_path / "pred.json"
+    code, out, err = run(["reconstruct", "--calib", exact_scene / "calibration.json", "--keypoints2d",
+                          exact_scene / "keypoints2d", "--out", pred, "--smoothing", "none"], capsys)
+    assert code == 0, err
+    assert (tmp_path / "pred.config.json").exists()
+    doc = json.loads(pred.read_text())
+    assert doc["format"] == "closecap-3d" and doc["units"] == "m" and len(doc["joint_names"]) == 17
+    code, out, err = run(["eval", "--pred", pred, "--gt", exact_scene / "gt.json", "--json"], capsys)
+    assert code == 0, err
+    metrics = json.loads(out)
+    assert metrics["mpjpe_mm"] < 1.0
+    assert metrics["ap_percent"]["25"] > 99.99
+    assert metrics["recall_500mm"] == 1.0
+    assert metrics["id_switches"] == 0
+    # the table form prints too
+    code, out, _ = run(["eval", "--pred", pred, "--gt", exact_scene / "gt.json"], capsys)
+    assert code == 0 and "MPJPE" in out
+
+
+def test_npz_output(exact_scene, tmp_path, capsys):
+    pred = tmp_path / "pred.npz"
+    code, _, err = run(["reconstruct", "--calib", exact_scene / "calibration.json", "--keypoints2d",
+                        exact_scene / "keypoints2d", "--out", pred], capsys)
+    assert code == 0, err
+    with np.load(pred) as data:
+        assert data["joints"].ndim == 4 and data["joints"].shape[2:] == (17, 3)
+
+
+def _copy(scene, tmp_path):
+    dst = tmp_path / "scene"
+    shutil.copytree(scene, dst)
+    return dst
+
+
+def _first_file(scene):
+    cam_dir = sorted((scene / "keypoints2d").iterdir())[0]
+    return sorted(cam_dir.glob("*_keypoints.json"))[0]
+
+
+def _break_not_json(scene):
+    _first_file(scene).write_text("{not json")
+    return _first_file(scene).name
+
+
+def _break_joint_count(scene):
+    f = _first_file(scene)
+    doc = json.loads(f.read_text())
+    doc["people"][0]["pose_keypoints_2d"] = doc["people"][0]["pose_keypoints_2d"][:51]
+    f.write_text(json.dumps(doc))
+    return "pose_keypoints_2d"
+
+
+def _break_nan(scene):
+    f = _first_file(scene)
+    f.write_text(f.read_text().replace("[", "[NaN, ", 2).replace("[NaN, ", "[", 1))
+    return f.name
+
+
+def _break_unknown_camera(scene):
+    cam_dir = sorted((scene / "keypoints2d").iterdir())[0]
+    cam_dir.rename(cam_dir.with_name("not_a_camera"))
+    return "not_a_camera"
+
+
+def _break_no_frames(scene):
+    for cam_dir in (scene / "keypoints2d").iterdir():
+        for f in cam_dir.iterdir():
+            f.unlink()
+    return "no frames"
+
+
+def _break_calibration_camera(scene):
+    doc = json.loads((scene / "calibration.json").read_text())
+    doc["cameras"] = doc["cameras"][1:]
+    (scene / "calibration.json").write_text(json.dumps(doc))
+    return "keypoints2d"
+
+
+def _break_calibration_matrix(scene):
+    doc = json.loads((scene / "calibration.json").read_text())
+    doc["cameras"][1]["K"] = doc["cameras"][1]["K"][:2]
+    (scene / "calibration.json").write_text(json.dumps(doc))
+    return "K"
+
+
+@pytest.mark.parametrize("breaker", [_break_not_json, _break_joint_count, _break_nan, _break_unknown_camera,
+                                     _break_no_frames, _break_calibration_camera, _break_calibration_matrix])
+def test_bad_input_is_one_line_and_writes_nothing(exact_scene, tmp_path, capsys, breaker):
+    scene = _copy(exact_scene, tmp_path)
+    expected = breaker(scene)
+    out_file = tmp_path / "out" / "pred.json"
+    code, _, err = run(["reconstruct", "--calib", scene / "calibration.json", "--keypoints2d", scene / "keypoints2d",
+                        "--out", out_file], capsys)
+    assert code == 2
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and "Traceback" not in err, err
+    assert expected in lines[0], lines[0]
+    assert not out_file.exists() and not out_file.with_name("pred.config.json").exists()
+
+
+def test_missing_calibration_file(tmp_path, capsys):
+    code, _, err = run(["reconstruct", "--calib", tmp_path / "nope.json", "--keypoints2d", tmp_path,
+                        "--out", tmp_path / "p.json"], capsys)
+    assert code == 2 and "nope.json" in err and len(err.strip().splitlines()) == 1
+
+
+def test_console_script_help_and_exit_code(tmp_path):
+    exe = Path(sys.executable).with_name("closecap")
+    done = subprocess.run([str(exe), "--help"], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0 and "reconstruct" in done.stdout and "demo" in done.stdout
+    done = subprocess.run([str(exe), "eval", "--pred", str(tmp_path / "a.json"), "--gt", str(tmp_path / "b.json")],
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 2 and "a.json" in done.stderr and "Traceback" not in done.stderr

@@ -1,0 +1,287 @@
+"""Tests of the detector-noise model (closecap.synth.noise)."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from closecap.cameras import Camera, Rig, ring_rig
+from closecap.errors import InputError
+from closecap.skeleton import COCO17
+from closecap.synth.noise import (EFFECTS, JointStatus, NoiseConfig, occlusion_masks, per_joint,
+                                  simulate_detections)
+
+SHARED = Path(__file__).resolve().parents[1].parent / "shared"
+
+# a standing person facing -y (towards a camera at negative y), metres, z up
+_STANDING = {
+    "nose": (0.0, -0.10, 1.60), "left_eye": (0.03, -0.08, 1.63), "right_eye": (-0.03, -0.08, 1.63),
+    "left_ear": (0.075, 0.0, 1.60), "right_ear": (-0.075, 0.0, 1.60),
+    "left_shoulder": (0.18, 0.0, 1.40), "right_shoulder": (-0.18, 0.0, 1.40),
+    "left_elbow": (0.22, 0.0, 1.10), "right_elbow": (-0.22, 0.0, 1.10),
+    "left_wrist": (0.24, 0.0, 0.85), "right_wrist": (-0.24, 0.0, 0.85),
+    "left_hip": (0.10, 0.0, 0.90), "right_hip": (-0.10, 0.0, 0.90),
+    "left_knee": (0.10, 0.0, 0.50), "right_knee": (-0.10, 0.0, 0.50),
+    "left_ankle": (0.10, 0.0, 0.08), "right_ankle": (-0.10, 0.0, 0.08),
+}
+
+
+def standing(x: float = 0.0, y: float = 0.0) -> np.ndarray:
+    """``(17, 3)`` metres."""
+    return np.array([_STANDING[n] for n in COCO17.joint_names]) + np.array([x, y, 0.0])
+
+
+def front_back_rig(width: int = 1032, height: int = 776) -> Rig:
+    """Camera 'front' at y = -4 and 'back' at y = +4, both looking at the origin."""
+    return Rig((Camera.look_at("front", [0, -4, 1.2], [0, 0, 1.0], focal_px=900.0, width=width, height=height),
+                Camera.look_at("back", [0, 4, 1.2], [0, 0, 1.0], focal_px=900.0, width=width, height=height)))
+
+
+def static_scene(T: int, *people: np.ndarray) -> np.ndarray:
+    return np.broadcast_to(np.stack(people), (T, len(people), 17, 3)).copy()
+
+
+def test_same_seed_same_output_and_different_seed_differs():
+    rig = ring_rig(4, radius_m=4.0, width=800, height=600, focal_px=600.0)
+    scene = static_scene(20, standing(-0.3), standing(0.3, 0.2))
+    a, _ = simulate_detections(scene, rig, NoiseConfig(), np.random.default_rng(7))
+    b, _ = simulate_detections(scene, rig, NoiseConfig(), np.random.default_rng(7))
+    c, _ = simulate_detections(scene, rig, NoiseConfig(), np.random.default_rng(8))
+    flat = lambda d: np.concatenate([k.ravel() for views in d.keypoints for k in views])  # noqa: E731
+    assert np.array_equal(flat(a), flat(b))
+    assert flat(a).shape != flat(c).shape or not np.array_equal(flat(a), flat(c))
+
+
+def test_none_gives_exact_projections():
+    rig = ring_rig(3, radius_m=4.0, width=800, height=600, focal_px=600.0)
+    rng = np.random.default_rng(0)
+    scene = static_scene(5, standing(-0.4), standing(0.4)) + rng.normal(0, 0.02, (5, 2, 17, 3))
+    det, trace = simulate_detections(scene, rig, NoiseConfig.none(), rng, frames=range(10, 15))
+    uv, _ = rig.project(scene)  # (V, T, P, J, 2)
+    assert det.frames == tuple(range(10, 15))
+    for t in range(5):
+        for v in range(3):
+            kp = det.keypoints[t][v]
+            assert kp.shape == (2, 17, 3)
+            np.testing.assert_allclose(kp[..., :2], uv[v, t], atol=1e-9)
+            assert np.all(kp[..., 2] == 1.0)
+            assert np.array_equal(trace.source_person[t][v], [0, 1])
+
+
+def test_occluded_wrist_hidden_in_front_view_visible_in_back_view():
+    front = standing(0.0, 0.0)
+    behind = standing(0.0, 0.8)
+    wrist = COCO17.index("right_wrist")
+    behind[wrist] = (0.0, 0.7, 1.2)  # exactly behind the front person's chest, seen from the front camera
+    scene = static_scene(3, front, behind)
+    rig = front_back_rig()
+    other, own = occlusion_masks(scene, rig.centers_world)
+    assert other[:, 0, 1, wrist].all() and not other[:, 1, 1, wrist].any()
+    assert not other[:, 0, 0].any()  # nothing hides the front person from the front camera
+    # dropped when occlusion-drop probability is 1
+    cfg = NoiseConfig.only("occlusion", "joint_miss").replace(joint_miss_prob=(0.0,) * 17,
+                                                              joint_miss_prob_occluded=(1.0,) * 17)
+    det, trace = simulate_detections(scene, rig, cfg, np.random.default_rng(0))
+    for t in range(3):
+        kp_front = det.keypoints[t][0][trace.detection_index[t, 0, 1]]
+        kp_back = det.keypoints[t][1][trace.detection_index[t, 1, 1]]
+        assert kp_front[wrist, 2] == 0.0
+        assert trace.joint_status[t][0][trace.detection_index[t, 0, 1], wrist] == JointStatus.MISSED
+        assert kp_back[wrist, 2] > 0.0
+    # down-weighted when kept
+    cfg = NoiseConfig.only("occlusion").replace(occluded_score_scale=0.5)
+    det, trace = simulate_detections(scene, rig, cfg, np.random.default_rng(0))
+    assert det.keypoints[0][0][trace.detection_index[0, 0, 1], wrist, 2] == pytest.approx(0.5)
+    assert det.keypoints[0][1][trace.detection_index[0, 1, 1], wrist, 2] == pytest.approx(1.0)
+
+
+def test_occluded_joint_snaps_onto_the_occluder_when_gross_errors_certain():
+    front, behind = standing(0.0, 0.0), standing(0.0, 0.8)
+    wrist = COCO17.index("right_wrist")
+    behind[wrist] = (-0.05, 0.7, 1.35)  # behind the front person's right shoulder
+    scene = static_scene(4, front, behind)
+    rig = front_back_rig()
+    cfg = NoiseConfig.only("occlusion", "gross").replace(gross_prob_occluded=1.0, gross_mix_occluded=(0, 1, 0, 0),
+                                                          other_person_relation=(0, 0, 1))
+    det, trace = simulate_detections(scene, rig, cfg, np.random.default_rng(0))
+    row = trace.detection_index[0, 0, 1]
+    assert trace.joint_status[0][0][row, wrist] == JointStatus.ON_OTHER_PERSON
+    p, j = trace.source_joint[0][0][row, wrist]
+    assert p == 0
+    np.testing.assert_allclose(det.keypoints[0][0][row, wrist, :2], trace.uv_gt_px[0, 0, 0, j], atol=1e-9)
+
+
+def test_jitter_scales_with_person_size():
+    rig = front_back_rig()
+    near = static_scene(200, standing(0.0, 0.0))
+    far = static_scene(200, standing(0.0, 0.0))
+    far[..., 1] += 3.0  # 3 m further from the front camera
+    cfg = NoiseConfig.only("jitter")
+    det_n, tr_n = simulate_detections(near, rig, cfg, np.random.default_rng(3))
+    det_f, tr_f = simulate_detections(far, rig, cfg, np.random.default_rng(3))
+    size_n, size_f = tr_n.person_size_px[0, 0, 0], tr_f.person_size_px[0, 0, 0]
+    assert size_n > 1.5 * size_f
+    err_n = np.stack([det_n.keypoints[t][0][0, :, :2] for t in range(200)]) - tr_n.uv_gt_px[:, 0, 0]
+    err_f = np.stack([det_f.keypoints[t][0][0, :, :2] for t in range(200)]) - tr_f.uv_gt_px[:, 0, 0]
+    ratio = err_n.std() / err_f.std()
+    assert ratio == pytest.approx(size_n / size_f, rel=0.01)
+    # and its magnitude is the configured one: median radial error ~ 1.1774 sigma (per joint, heavy-tailed)
+    radial = np.linalg.norm(tr_n.jitter_px, axis=-1) / tr_n.person_size_px[..., None]  # (T, V, P, J)
+    expected = 1.1774 * np.asarray(cfg.jitter_sigma_frac)
+    assert np.median(radial / expected) == pytest.approx(1.0, abs=0.35)
+    wrist, shoulder = COCO17.index("left_wrist"), COCO17.index("left_shoulder")
+    assert cfg.jitter_sigma_frac[wrist] > cfg.jitter_sigma_frac[shoulder]
+
+
+def test_border_truncation_drops_outside_joints_and_mostly_outside_people():
+    rig = front_back_rig(width=400, height=300)  # narrow image: the person fills it
+    person = standing(0.0, 0.0)
+    cfg = NoiseConfig.only("truncation")
+    det, trace = simulate_detections(static_scene(1, person), rig, cfg, np.random.default_rng(0))
+    inside = trace.in_image[0, 0, 0]
+    assert inside.any() and not inside.all()
+    kp = det.keypoints[0][0][0]
+    assert np.all(kp[~inside, 2] == 0) and np.all(kp[inside, 2] == 1)
+    assert np.all(trace.joint_status[0][0][0][~inside] == JointStatus.OUT_OF_IMAGE)
+    # a person whose body is mostly off to the side is dropped
+    det, trace = simulate_detections(static_scene(1, standing(1.6, 0.0)), rig, cfg, np.random.default_rng(0))
+    assert trace.in_image[0, 0, 0].sum() < 17 / 2
+    assert trace.detection_index[0, 0, 0] == -1
+
+
+def test_person_mirror_swaps_every_left_right_pair_and_limb_swap_only_limbs():
+    rig = front_back_rig()
+    scene = static_scene(3, standing())
+    uv = rig.project(scene)[0][0, 0, 0]  # (J, 2) front view
+    flip = COCO17.flip_permutation
+    det, trace = simulate_detections(scene, rig, NoiseConfig.none().replace(person_mirror_prob=1.0), np.random.default_rng(0))
+    np.testing.assert_allclose(det.keypoints[0][0][0, :, :2], uv[flip], atol=1e-9)
+    assert trace.mirrored.all()
+    det, trace = simulate_detections(scene, rig, NoiseConfig.none().replace(limb_swap_prob=1.0), np.random.default_rng(0))
+    kp = det.keypoints[0][0][0, :, :2]
+    for a, b in (("left_elbow", "right_elbow"), ("left_wrist", "right_wrist"), ("left_knee", "right_knee"),
+                 ("left_ankle", "right_ankle")):
+        np.testing.assert_allclose(kp[COCO17.index(a)], uv[COCO17.index(b)], atol=1e-9)
+    for name in ("left_shoulder", "left_hip", "nose", "left_ear"):
+        np.testing.assert_allclose(kp[COCO17.index(name)], uv[COCO17.index(name)], atol=1e-9)
+    status = trace.joint_status[0][0][0]
+    assert status[COCO17.index("left_wrist")] == JointStatus.SWAP
+    assert status[COCO17.index("left_shoulder")] == JointStatus.CORRECT
+
+
+def test_jitter_persists_over_frames():
+    rig = ring_rig(4, radius_m=4.0, width=1032, height=776, focal_px=900.0)
+    scene = static_scene(300, standing())
+    det, trace = simulate_detections(scene, rig, NoiseConfig(), np.random.default_rng(11))
+    corr = []
+    for v in range(4):
+        err = np.full((300, 17, 2), np.nan)
+        for t in range(300):
+            row = trace.detection_index[t, v, 0]
+            if row >= 0:
+                ok = trace.joint_status[t][v][row] == JointStatus.CORRECT
+                err[t, ok] = det.keypoints[t][v][row, ok, :2] - trace.uv_gt_px[t, v, 0, ok]
+        for j in range(17):
+            for k in range(2):
+                a, b = err[:-1, j, k], err[1:, j, k]
+                both = np.isfinite(a) & np.isfinite(b)
+                if both.sum() > 50:
+                    corr.append(np.corrcoef(a[both], b[both])[0, 1])
+    assert len(corr) > 40
+    assert np.mean(corr) > 0.5
+
+
+def test_correct_joints_are_ground_truth_plus_jitter_and_bookkeeping_is_consistent():
+    path = SHARED / "mocap" / "pair_cmu_60_61_01.npz"
+    if not path.exists():
+        pytest.skip("../shared/mocap is absent")
+    joints = np.moveaxis(np.load(path)["coco17"].astype(float), 0, 1)[300:330]  # (T, 2, 17, 3), close contact
+    joints[..., :2] -= np.nanmean(joints[..., :2], axis=(0, 1, 2))
+    rig = ring_rig(5, radius_m=4.0, width=1032, height=776, focal_px=1000.0)
+    det, trace = simulate_detections(joints, rig, NoiseConfig.occlusion_heavy(), np.random.default_rng(5))
+    seen = set()
+    for t in range(det.num_frames):
+        for v in range(5):
+            kp, src = det.keypoints[t][v], trace.source_person[t][v]
+            status, sj = trace.joint_status[t][v], trace.source_joint[t][v]
+            assert len(src) == len(kp) == len(status)
+            seen.update(np.unique(status).tolist())
+            assert np.all((kp[..., 2] > 0) == ((status >= JointStatus.CORRECT)))
+            rows, joints_ok = np.nonzero(status == JointStatus.CORRECT)
+            p = src[rows]
+            np.testing.assert_array_equal(sj[rows, joints_ok, 0], p)
+            expected = trace.uv_gt_px[t, v, p, joints_ok] + trace.jitter_px[t, v, p, joints_ok]
+            np.testing.assert_allclose(kp[rows, joints_ok, :2], expected, atol=1e-9)
+            for person in range(2):
+                row = trace.detection_index[t, v, person]
+                if row >= 0:
+                    assert src[row] == person
+    assert {JointStatus.CORRECT, JointStatus.MISSED} <= seen
+    assert trace.occluded.any()
+
+
+def test_config_round_trip_only_and_presets():
+    cfg = NoiseConfig()
+    assert NoiseConfig.from_dict(cfg.to_dict()) == cfg
+    with pytest.raises(InputError):
+        NoiseConfig.only("teleport")
+    with pytest.raises(InputError):
+        NoiseConfig(jitter_sigma_frac=(0.1,) * 3)
+    for effect in EFFECTS:
+        assert NoiseConfig.only(effect) != NoiseConfig.none() or effect == "shuffle"
+    g = NoiseConfig.gaussian(3.0)
+    assert g.jitter_sigma_px == 3.0 and g.jitter_scale == 0.0 and g.drop_out_of_image
+    assert NoiseConfig.occlusion_heavy().joint_miss_prob_occluded[0] > cfg.joint_miss_prob_occluded[0]
+
+
+def test_gaussian_preset_noise_has_the_requested_sigma():
+    rig = front_back_rig()
+    det, trace = simulate_detections(static_scene(400, standing()), rig, NoiseConfig.gaussian(2.0), np.random.default_rng(1))
+    err = np.stack([det.keypoints[t][0][0, :, :2] for t in range(400)]) - trace.uv_gt_px[:, 0, 0]
+    assert err.std() == pytest.approx(2.0, rel=0.05)
+
+
+def test_defaults_match_stats_json():
+    path = SHARED / "detector-noise" / "stats.json"
+    if not path.exists():
+        pytest.skip("../shared/detector-noise is absent")
+    stats = json.loads(path.read_text())
+    recipe = stats["synthesis_recipe"]
+    cfg = NoiseConfig()
+    groups = ("head", "shoulders", "elbows", "wrists", "hips", "knees", "ankles")
+    assert cfg.jitter_sigma_frac == per_joint({g: recipe["jitter_sigma_frac_of_person_size"][g] for g in groups})
+    assert cfg.joint_miss_prob == per_joint({g: recipe["joint_miss_prob"][g]["not_occluded"] for g in groups})
+    assert cfg.joint_miss_prob_occluded == per_joint({g: recipe["joint_miss_prob"][g]["occluded_by_nearer_person"] for g in groups})
+    assert cfg.gross_prob == per_joint({g: recipe["gross_error_prob"][g] for g in groups})
+    assert cfg.joint_miss_persist == recipe["missing_joint_markov"]["p_miss_to_miss"]
+    assert cfg.gross_persist == recipe["gross_error_markov"]["p_gross_to_gross"]
+    fpp = stats["openpose_body25_shelf"]["false_positives"]["people"]
+    assert cfg.false_people_per_view == pytest.approx(
+        fpp["false_positive_people_per_view_frame"] + fpp["fragment_or_duplicate_people_per_view_frame"], abs=1e-5)
+    assert cfg.person_miss_prob == tuple(v["miss_rate"] for v in recipe["person_miss_prob"].values())
+    conf = stats["openpose_body25_shelf"]["confidence"]["person_level_joints"]["correct"]
+    assert cfg.score_correct[1:6] == tuple(conf[k] for k in ("p10", "p25", "p50", "p75", "p90"))
+
+
+def test_bad_input_is_reported():
+    rig = front_back_rig()
+    with pytest.raises(InputError):
+        simulate_detections(np.zeros((3, 1, 14, 3)), rig, NoiseConfig(), np.random.default_rng(0))
+    with pytest.raises(InputError):
+        simulate_detections(np.zeros((3, 1, 17, 3)), rig, NoiseConfig(), np.random.default_rng(0), frames=[1, 2])
+
+
+def test_absent_people_and_joints_are_handled():
+    rig = front_back_rig()
+    scene = static_scene(6, standing(-0.4), standing(0.4))
+    scene[:3, 1] = np.nan  # person 1 absent in the first frames
+    scene[:, 0, COCO17.index("left_wrist")] = np.nan
+    det, trace = simulate_detections(scene, rig, NoiseConfig(), np.random.default_rng(2))
+    assert np.all(trace.detection_index[:3, :, 1] == -1)
+    for t in range(6):
+        for v in range(2):
+            row = trace.detection_index[t, v, 0]
+            if row >= 0:
+                assert trace.joint_status[t][v][row, COCO17.index("left_wrist")] in (JointStatus.ABSENT, JointStatus.MERGED)
