@@ -79,7 +79,9 @@ def _break_joint_count(scene):
 
 def _break_nan(scene):
     f = _first_file(scene)
-    f.write_text(f.read_text().replace("[", "[NaN, ", 2).replace("[NaN, ", "[", 1))
+    doc = json.loads(f.read_text())
+    doc["people"][0]["pose_keypoints_2d"][0] = float("nan")
+    f.write_text(json.dumps(doc))  # writes a bare NaN token, as some tools do
     return f.name
 
 
