@@ -65,7 +65,7 @@ def demo(
 def reconstruct(
     calib: Path = typer.Option(..., "--calib", help="Calibration: closecap JSON, EasyMocap folder, Panoptic JSON, Anipose/Pose2Sim TOML, Qualisys .qca.txt."),
     keypoints2d: Path = typer.Option(..., "--keypoints2d", help="2D detections: OpenPose JSON folder (one sub-folder per camera) or COCO JSON per camera."),
-    out: Path = typer.Option(..., "--out", help="Output: PRED.json (closecap-3d), PRED.npz or PRED.csv."),
+    out: Path = typer.Option(..., "--out", help="Output: PRED.json (closecap-3d), PRED.npz, PRED.csv or PRED.trc (one file per person)."),
     method: str = typer.Option("baseline", help="Reconstruction method: baseline."),
     smoothing: str = typer.Option("offline", help="Temporal smoothing: offline (zero-phase), online (one-euro) or none."),
     fps: float = typer.Option(30.0, help="Frame rate of the recording (for the temporal filters)."),

@@ -57,18 +57,18 @@ def reconstruct(detections: Detections2D, rig: Rig, config: ReconstructConfig = 
 def reconstruct_files(calib_path: str | Path, keypoints_path: str | Path, out_path: str | Path,
                       config: ReconstructConfig = ReconstructConfig(), *, camera_type: str | None = None,
                       progress: bool = False) -> Poses3D:
-    """Read a calibration and 2D keypoints, reconstruct, write ``out_path`` (``.json`` / ``.npz`` / ``.csv``)
+    """Read a calibration and 2D keypoints, reconstruct, write ``out_path`` (``.json`` / ``.npz`` / ``.csv`` / ``.trc``)
     and ``<out stem>.config.json``. Nothing is written if any step fails."""
     from closecap.io.calibration import load_rig
     from closecap.io.keypoints import read_detections, write_poses
 
     out_path = Path(out_path)
-    if out_path.suffix.lower() not in (".json", ".npz", ".csv"):
-        raise InputError(out_path, None, "output must end in .json, .npz or .csv")
+    if out_path.suffix.lower() not in (".json", ".npz", ".csv", ".trc"):
+        raise InputError(out_path, None, "output must end in .json, .npz, .csv or .trc")
     rig = load_rig(calib_path, camera_type=camera_type)
     detections = read_detections(keypoints_path, rig.names)
     poses = reconstruct(detections, rig, config, progress=progress)
     run_config = {"reconstruct": config.to_dict(), "calibration": str(calib_path), "keypoints2d": str(keypoints_path)}
-    write_poses(poses, out_path, config=run_config)
+    write_poses(poses, out_path, config=run_config, fps=config.baseline.track.fps)
     save_json(out_path.with_name(out_path.stem + ".config.json"), run_config)
     return poses
