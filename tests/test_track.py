@@ -198,3 +198,34 @@ def test_track_config_validation():
     with pytest.raises(InputError, match="people_per_frame"):
         track_people(range(3), [], TrackConfig())
     assert TrackConfig.from_dict(TrackConfig(beta=2.0).to_dict()) == TrackConfig(beta=2.0)
+
+
+def test_bone_lengths_become_constant_and_error_drops():
+    from closecap.skeleton import COCO17
+    from closecap.track import enforce_bone_lengths
+
+    rng = np.random.default_rng(0)
+    T = 60
+    template = rng.normal(scale=0.3, size=(17, 3))
+    angle = np.linspace(0, 1.0, T)
+    rot = np.stack([np.stack([np.cos(angle), -np.sin(angle), 0 * angle], -1),
+                    np.stack([np.sin(angle), np.cos(angle), 0 * angle], -1),
+                    np.stack([0 * angle, 0 * angle, 1 + 0 * angle], -1)], -2)  # (T, 3, 3)
+    truth = np.einsum("tij,kj->tki", rot, template)[:, None]  # (T, 1, 17, 3) rigid motion: constant bones
+    noisy = truth + rng.normal(scale=0.02, size=truth.shape)
+    fixed = enforce_bone_lengths(noisy, COCO17.bone_indices, iterations=4)
+    a, b = COCO17.bone_indices.T
+    length = np.linalg.norm(fixed[:, :, a] - fixed[:, :, b], axis=-1)  # (T, 1, B)
+    assert length.std(0).max() < 0.004 < np.linalg.norm(noisy[:, :, a] - noisy[:, :, b], axis=-1).std(0).max()
+    err = lambda x: np.linalg.norm(x - truth, axis=-1).mean()  # noqa: E731
+    assert err(fixed) < err(noisy)
+
+
+def test_temporal_outliers_flag_spikes_not_motion():
+    from closecap.track import temporal_outliers
+
+    t = np.linspace(0, 2, 60)
+    x = np.stack([np.sin(2 * t), np.cos(2 * t), t], -1)[:, None, :]  # (T, 1, 3) smooth, fast-ish motion
+    assert not temporal_outliers(x, 9, 0.1).any()
+    x[30:32] += [0.3, 0.0, 0.0]  # a two-frame gross error
+    assert np.flatnonzero(temporal_outliers(x, 9, 0.1)[:, 0]).tolist() == [30, 31]

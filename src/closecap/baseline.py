@@ -72,6 +72,10 @@ class BaselineConfig(Config):
     """Add the previous frame's 3D people as proposals (cheap and robust when pairs are ambiguous)."""
     refine_assignment: bool = True
     """Re-assign 2D people to the 3D people by a Hungarian matching per view before the final triangulation."""
+    ransac_threshold_rel: float = 0.0
+    """If > 0, the per-joint RANSAC inlier threshold in each view is this fraction of the person's 2D box
+    diagonal there (floored at a quarter of ``ransac.threshold_px``) instead of a fixed pixel count: a
+    detector's jitter scales with the person's image size."""
     ransac: RansacConfig = field(default_factory=RansacConfig)
     """Per-joint robust triangulation of each person from its assigned views."""
     track: TrackConfig = field(default_factory=TrackConfig)
@@ -282,7 +286,15 @@ def reconstruct_frame(keypoints: Sequence[np.ndarray], rig: Rig, config: Baselin
             good = gated[r, s] < thr
             assignment[r[good], v] = s[good]
     uv, scores = _gather(views, assignment)  # (P, J, V, 2), (P, J, V)
-    result = ransac_undistorted(uv, scores, projection, config.ransac)
+    threshold = None
+    if config.ransac_threshold_rel > 0:
+        seen = (scores > config.ransac.min_score)[..., None] & np.isfinite(uv)  # (P, J, V, 2)
+        lo = np.where(seen, uv, np.inf).min(1)
+        hi = np.where(seen, uv, -np.inf).max(1)  # (P, V, 2)
+        size_px = np.linalg.norm(hi - lo, axis=-1)  # (P, V) 2D box diagonal of the person in each view
+        size_px = np.where(np.isfinite(size_px), size_px, 0.0)
+        threshold = np.maximum(config.ransac_threshold_rel * size_px, config.ransac.threshold_px * 0.25)[:, None, :]
+    result = ransac_undistorted(uv, scores, projection, config.ransac, threshold)
     joints = result.points_world  # (P, J, 3)
     inlier_scores = np.where(result.inliers, scores, 0.0)
     confidence = inlier_scores.sum(-1) / np.maximum(result.inliers.sum(-1), 1)  # (P, J)

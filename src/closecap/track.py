@@ -23,6 +23,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Iterable, Sequence
 
+import warnings
+
 import numpy as np
 from scipy.optimize import linear_sum_assignment
 from scipy.signal import butter, filtfilt
@@ -47,9 +49,18 @@ class TrackConfig(Config):
     gets a new id."""
     min_track_len: int = 5
     """Offline: tracks observed in fewer frames than this are dropped (spurious people)."""
-    fill_gap_frames: int = 2
+    fill_gap_frames: int = 10
     """Offline: a joint missing for at most this many frames inside a track is linearly interpolated
-    (0 = never)."""
+    (0 = never; Pose2Sim's default is 10 as well)."""
+    bone_iterations: int = 2
+    """Offline: sweeps of constant-bone-length projection after smoothing (0 = off); see
+    :func:`enforce_bone_lengths`."""
+    outlier_window: int = 9
+    """Offline: frames of the running median that temporal outlier rejection compares each joint with
+    (odd; 0 = no rejection)."""
+    outlier_threshold_m: float = 0.1
+    """Offline: a joint farther than this (metres) from its running median is an outlier (a gross 2D error
+    that got through triangulation); it is dropped and refilled by interpolation."""
     smoothing: str = "offline"
     """Temporal filter: ``"offline"`` (zero-phase Butterworth), ``"online"`` (causal One-Euro) or ``"none"``."""
     fps: float = 30.0
@@ -242,6 +253,78 @@ def contiguous_runs(mask: np.ndarray) -> np.ndarray:
     return np.stack([col_s, start, stop], axis=1).astype(np.int64).reshape(-1, 3)
 
 
+def temporal_outliers(joints: np.ndarray, window: int, threshold_m: float) -> np.ndarray:
+    """Joints far from their running median over time (a Hampel-style filter with a metric threshold).
+
+    Args:
+        joints: ``(T, ..., 3)`` metres, time on axis 0 (NaN = missing).
+        window: frames of the centred running median (odd; NaN-aware; shrinks at the ends).
+        threshold_m: distance to the median above which a joint is an outlier, metres.
+
+    Returns:
+        ``(T, ...)`` bool, True where a present joint is an outlier.
+
+    Example:
+        >>> x = np.zeros((9, 3)); x[4] = [0.5, 0.0, 0.0]
+        >>> np.flatnonzero(temporal_outliers(x, 5, 0.1)).tolist()
+        [4]
+    """
+    joints = np.asarray(joints, dtype=float)
+    T = joints.shape[0]
+    half = max(int(window), 1) // 2
+    if T <= 2 * half:
+        return np.zeros(joints.shape[:-1], dtype=bool)
+    # odd reflection at both ends keeps linear motion centred in the window (no lag at the clip's ends)
+    head = 2.0 * joints[:1] - joints[half:0:-1]
+    tail = 2.0 * joints[-1:] - joints[-2:-half - 2:-1]
+    padded = np.concatenate([head, joints, tail], axis=0)
+    windows = np.lib.stride_tricks.sliding_window_view(padded, 2 * half + 1, axis=0)  # (T, ..., 3, W)
+    with np.errstate(all="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        median = np.nanmedian(windows, axis=-1)  # (T, ..., 3)
+    distance = np.linalg.norm(joints - median, axis=-1)
+    return np.isfinite(distance) & (distance > threshold_m) & (T > 2)
+
+
+def enforce_bone_lengths(joints: np.ndarray, bones: np.ndarray, iterations: int = 4,
+                         lengths: np.ndarray | None = None) -> np.ndarray:
+    """Make each track's bones keep one length over time (position-based constraint projection).
+
+    A real skeleton's bones do not change length; triangulation noise along a bone does. Each bone's length
+    is the track's median over time (or ``lengths``); each iteration moves both ends of every bone
+    half-way to the nearest positions with that length.
+
+    Args:
+        joints: ``(T, P, J, 3)`` metres (NaN = missing).
+        bones: ``(B, 2)`` joint indices.
+        iterations: constraint sweeps over all bones.
+        lengths: ``(P, B)`` metres to enforce; default the median over frames per track.
+
+    Returns:
+        ``(T, P, J, 3)`` metres.
+
+    Example:
+        >>> x = np.zeros((3, 1, 2, 3)); x[:, 0, 1, 0] = [1.0, 1.2, 0.8]
+        >>> np.round(enforce_bone_lengths(x, np.array([[0, 1]]))[:, 0, 1, 0] - enforce_bone_lengths(x, np.array([[0, 1]]))[:, 0, 0, 0], 6).tolist()
+        [1.0, 1.0, 1.0]
+    """
+    out = np.array(joints, dtype=float)
+    a, b = bones[:, 0], bones[:, 1]
+    if lengths is None:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)
+            lengths = np.nanmedian(np.linalg.norm(out[:, :, a] - out[:, :, b], axis=-1), axis=0)  # (P, B)
+    for _ in range(int(iterations)):
+        for k in range(len(bones)):  # sequential sweeps (Gauss-Seidel); vectorized over frames and people
+            delta = out[:, :, b[k]] - out[:, :, a[k]]  # (T, P, 3)
+            norm = np.linalg.norm(delta, axis=-1, keepdims=True)
+            ok = np.isfinite(norm) & (norm > 1e-9) & np.isfinite(lengths[None, :, k, None])
+            fix = np.where(ok, 0.5 * (norm - lengths[None, :, k, None]) * delta / np.where(ok, norm, 1.0), 0.0)
+            out[:, :, a[k]] += fix
+            out[:, :, b[k]] -= fix
+    return out
+
+
 def fill_gaps(joints: np.ndarray, max_gap_frames: int) -> np.ndarray:
     """Linearly interpolate joints missing for at most ``max_gap_frames`` frames between two observations.
 
@@ -369,6 +452,10 @@ def track_people(frames: Iterable[int], people_per_frame: Sequence, config: Trac
     seen = np.isfinite(joints_all).all(-1).any(-1).sum(0)  # (P,) frames observed
     keep = seen >= max(int(config.min_track_len), 1)
     joints_all, conf_all = joints_all[:, keep], conf_all[:, keep]
+    if config.smoothing == "offline" and config.outlier_window > 1:
+        outlier = temporal_outliers(joints_all, int(config.outlier_window), config.outlier_threshold_m)
+        joints_all = np.where(outlier[..., None], np.nan, joints_all)
+        conf_all = np.where(outlier, 0.0, conf_all)
     if config.fill_gap_frames > 0:
         filled = fill_gaps(joints_all, int(config.fill_gap_frames))
         was_missing = ~np.isfinite(joints_all).all(-1) & np.isfinite(filled).all(-1)  # (T, P, J)
@@ -376,6 +463,8 @@ def track_people(frames: Iterable[int], people_per_frame: Sequence, config: Trac
         joints_all = filled
     if config.smoothing == "offline":
         joints_all = smooth_offline(joints_all, config.fps, config.cutoff_hz, config.filter_order)
+        if config.bone_iterations > 0 and joints_all.shape[1]:
+            joints_all = enforce_bone_lengths(joints_all, joint_set.bone_indices, config.bone_iterations)
     elif config.smoothing == "online":
         joints_all = smooth_online(joints_all, config)
     return Poses3D(np.array(frames, dtype=np.int64), np.arange(int(keep.sum()), dtype=np.int64),

@@ -223,6 +223,14 @@ class RansacConfig(Config):
     """A point closer than this (metres, along the optical axis) or behind a camera is an outlier there."""
     refine_iterations: int = 2
     """Rounds of (weighted refit on inliers -> re-select inliers) after the best view pair."""
+    irls_iterations: int = 0
+    """Rounds of Cauchy-weighted refit after the inlier refit (0 = plain weighted DLT on the inliers)."""
+    irls_scale: float = 0.5
+    """Cauchy scale of those rounds, as a fraction of the inlier threshold."""
+    score_power: float = 0.0
+    """Inlier views are weighted by ``score ** score_power`` in the refit. 0 (all inliers equal) measured
+    best: a detector's score says little about how precisely a correct joint is placed, and wrong joints
+    are already removed as outliers (benchmarks/results.md, "baseline-tuning")."""
 
     def __post_init__(self) -> None:
         if not self.threshold_px > 0:
@@ -316,8 +324,11 @@ def triangulate_ransac(uv_px: np.ndarray, scores: np.ndarray, rig: RigLike,
 
 
 def ransac_undistorted(uv_px: np.ndarray, scores: np.ndarray, projection_matrices: np.ndarray,
-                       config: RansacConfig = RansacConfig()) -> RansacResult:
+                       config: RansacConfig = RansacConfig(), threshold_px: np.ndarray | None = None) -> RansacResult:
     """:func:`triangulate_ransac` on already UNDISTORTED pixels ``(..., V, 2)`` with ``K [R | t]`` ``(V, 3, 4)``.
+
+    ``threshold_px`` (optional, broadcastable to ``(..., V)``) replaces ``config.threshold_px`` with a
+    threshold per point and view, e.g. scaled by the size of the person in that view.
 
     Example:
         >>> P = np.array([[[1.0, 0, 0, 0], [0, 1, 0, 0], [0, 0, 1, 0]],
@@ -334,7 +345,10 @@ def ransac_undistorted(uv_px: np.ndarray, scores: np.ndarray, projection_matrice
     scores = scores.reshape((-1, V))
     N = uv.shape[0]
     valid = (scores > config.min_score) & np.isfinite(uv).all(-1)  # (N, V)
-    thr = float(config.threshold_px)
+    if threshold_px is None:
+        thr = np.full((N, V), float(config.threshold_px))
+    else:
+        thr = np.broadcast_to(np.asarray(threshold_px, dtype=float), lead + (V,)).reshape(N, V)
 
     view_a, view_b = np.triu_indices(V, 1)  # (Q,)
     if view_a.size == 0 or N == 0:
@@ -346,17 +360,17 @@ def ransac_undistorted(uv_px: np.ndarray, scores: np.ndarray, projection_matrice
     candidates = triangulate_two_view(pair_uv, pair_P)  # (N, Q, 3)
     proj, depth = project_with_matrices(candidates, P)  # (N, Q, V, 2), (N, Q, V)
     err = np.linalg.norm(proj - uv[:, None], axis=-1)  # (N, Q, V), NaN where unusable
-    inl = valid[:, None] & (depth > config.min_depth_m) & (err < thr)  # (N, Q, V)
+    inl = valid[:, None] & (depth > config.min_depth_m) & (err < thr[:, None])  # (N, Q, V)
     q = np.arange(view_a.size)
     pair_in = inl[:, q, view_a] & inl[:, q, view_b] & pair_ok  # (N, Q): both pair views agree
     count = inl.sum(-1)
     mean_err = np.where(inl, err, 0.0).sum(-1) / np.maximum(count, 1)
-    rank = np.where(pair_in, count - mean_err / (2.0 * thr), -np.inf)  # count first, error breaks ties
+    rank = np.where(pair_in, count - mean_err / (2.0 * thr.max(-1, keepdims=True)), -np.inf)  # count first, error breaks ties
     best = np.argmax(rank, axis=1)  # (N,)
     has = np.isfinite(rank[np.arange(N), best])
     inlier = inl[np.arange(N), best] & has[:, None]  # (N, V)
 
-    weights = np.where(valid, np.maximum(scores, 1e-6), 0.0)
+    weights = np.where(valid, np.maximum(scores, 1e-6) ** float(config.score_power), 0.0)
     points = triangulate_dlt(uv, P, weights * inlier)
     for _ in range(int(config.refine_iterations)):
         proj, depth = project_with_matrices(points, P)  # (N, V, 2)
@@ -365,6 +379,13 @@ def ransac_undistorted(uv_px: np.ndarray, scores: np.ndarray, projection_matrice
         keep_old = new_inlier.sum(-1) < config.min_views
         inlier = np.where(keep_old[:, None], inlier, new_inlier)
         points = triangulate_dlt(uv, P, weights * inlier)
+    for _ in range(int(config.irls_iterations)):  # Cauchy-weighted refit: soft down-weighting of far inliers
+        proj, depth = project_with_matrices(points, P)
+        err = np.linalg.norm(proj - uv, axis=-1)
+        scale = config.irls_scale * thr
+        soft = 1.0 / (1.0 + np.square(np.where(np.isfinite(err), err, 0.0) / scale))
+        refit = triangulate_dlt(uv, P, weights * inlier * soft)
+        points = np.where(np.isfinite(refit).all(-1, keepdims=True), refit, points)
     proj, depth = project_with_matrices(points, P)
     err = np.linalg.norm(proj - uv, axis=-1)
     final_ok = inlier & (depth > config.min_depth_m)
