@@ -160,8 +160,9 @@ _MAPS: dict[tuple[str, str], dict[str, dict[str, float]]] = {
         **_identity(n for n in PANOPTIC15.joint_names if n in COCO17.joint_names),
         "neck": _MID_SHOULDER, "mid_hip": _MID_HIP,
     },
-    # VoxelPose's coco -> shelf/campus head: head centre = mid-ears, bottom = half way to mid-shoulder,
-    # top = bottom mirrored through the centre.
+    # A generic COCO -> Shelf/Campus head (VoxelPose's Campus formula): head centre = mid-ears, bottom = half way
+    # to mid-shoulder, top = bottom mirrored through the centre. The published per-dataset protocols (Shelf's own
+    # head formula included) live in closecap.protocols.
     ("coco17", "shelf14"): {
         **_identity(n for n in SHELF14.joint_names if n in COCO17.joint_names),
         "bottom_head": {"left_shoulder": 0.25, "right_shoulder": 0.25, "left_ear": 0.25, "right_ear": 0.25},
