@@ -88,16 +88,34 @@ def reconstruct(
 
 @app.command("eval")
 def eval_(
-    pred: Path = typer.Option(..., "--pred", help="Prediction, closecap-3d JSON or NPZ."),
-    gt: Path = typer.Option(..., "--gt", help="Ground truth, closecap-3d JSON or NPZ."),
+    pred: Path = typer.Option(..., "--pred", help="Prediction, closecap-3d JSON or NPZ (a folder of <sequence>.json for Panoptic)."),
+    gt: Optional[Path] = typer.Option(None, "--gt", help="Ground truth, closecap-3d JSON or NPZ (not with --dataset)."),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON object instead of a table."),
+    dataset: Optional[str] = typer.Option(None, "--dataset", help="Score with a published protocol instead: shelf, campus or panoptic."),
+    root: Optional[Path] = typer.Option(None, "--root", help="With --dataset: the dataset folder (actorsGT.mat; Panoptic sequences)."),
+    frames: Optional[str] = typer.Option(None, "--frames", help="With --dataset shelf/campus: frame ranges, e.g. 300-600 (default: the protocol's)."),
+    sequences: Optional[str] = typer.Option(None, "--sequences", help="With --dataset panoptic: comma-separated sequences (default: VoxelPose's validation set)."),
 ) -> None:
     """Score a prediction against ground truth: MPJPE, PA-MPJPE, PCK, PCP, AP@25-150, recall, FP, ID switches, by distance.
 
-    Example: closecap eval --pred pred.json --gt scene/gt.json --json
+    With --dataset, prints the table papers print: PCP per actor and part (Shelf, Campus; VoxelPose's protocol)
+    or AP@25-150 / MPJPE / recall (Panoptic).
+
+    Examples: closecap eval --pred pred.json --gt scene/gt.json --json |
+    closecap eval --dataset shelf --root Shelf/ --pred shelf_pred.json
     """
     import json
 
+    if dataset is not None:
+        from closecap.io.datasets import evaluate_dataset
+
+        if root is None:
+            raise InputError(None, "--root", "--dataset needs --root (the dataset folder)")
+        _, table, as_dict = evaluate_dataset(dataset, pred, root, frames=frames, sequences=sequences)
+        typer.echo(json.dumps(as_dict) if as_json else table)
+        return
+    if gt is None:
+        raise InputError(None, "--gt", "give --gt GT.json (or --dataset with --root)")
     from closecap.io.keypoints import read_poses
     from closecap.metrics import evaluate, format_table
 
