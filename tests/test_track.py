@@ -229,3 +229,26 @@ def test_temporal_outliers_flag_spikes_not_motion():
     assert not temporal_outliers(x, 9, 0.1).any()
     x[30:32] += [0.3, 0.0, 0.0]  # a two-frame gross error
     assert np.flatnonzero(temporal_outliers(x, 9, 0.1)[:, 0]).tolist() == [30, 31]
+
+
+def test_broken_track_is_stitched_and_distinct_people_are_not():
+    from closecap.track import TrackConfig, track_people
+
+    rng = np.random.default_rng(3)
+    body = rng.normal(scale=0.2, size=(17, 3))
+    people = []
+    for t in range(40):
+        a = body + [0.01 * t, 0, 1]
+        b = body + [2.0, 0.01 * t, 1]
+        if 18 <= t <= 21:  # person a lost for 4 frames, then found again with a wrong arm
+            people.append((b[None], np.ones((1, 17))))
+            continue
+        a = a.copy()
+        if t == 22:
+            a[9] += 1.5
+        people.append((np.stack([a, b]), np.ones((2, 17))))
+    cfg = TrackConfig(max_missed_frames=2, smoothing="none", bone_iterations=0, fill_gap_frames=0)
+    poses = track_people(range(40), people, cfg)
+    assert poses.num_people == 2 and poses.present.sum(0).tolist() == [36, 40]
+    unstitched = track_people(range(40), people, cfg.replace(stitch_gap_frames=0))
+    assert unstitched.num_people == 3

@@ -64,25 +64,35 @@ def demo(
 @app.command()
 def reconstruct(
     calib: Path = typer.Option(..., "--calib", help="Calibration: closecap JSON, EasyMocap folder, Panoptic JSON, Anipose/Pose2Sim TOML, Qualisys .qca.txt."),
-    keypoints2d: Path = typer.Option(..., "--keypoints2d", help="2D detections: OpenPose JSON folder (one sub-folder per camera) or COCO JSON per camera."),
+    keypoints2d: Optional[Path] = typer.Option(None, "--keypoints2d", help="2D detections: OpenPose JSON folder (one sub-folder per camera) or COCO JSON per camera."),
+    videos: Optional[Path] = typer.Option(None, "--videos", help="Instead of --keypoints2d: a folder with one video file or image folder per camera (built-in offline BlazePose detector; needs closecap[video])."),
     out: Path = typer.Option(..., "--out", help="Output: PRED.json (closecap-3d), PRED.npz, PRED.csv or PRED.trc (one file per person)."),
     method: str = typer.Option("baseline", help="Reconstruction method: baseline."),
     smoothing: str = typer.Option("offline", help="Temporal smoothing: offline (zero-phase), online (one-euro) or none."),
-    fps: float = typer.Option(30.0, help="Frame rate of the recording (for the temporal filters)."),
+    fps: Optional[float] = typer.Option(None, help="Frame rate of the recording, for the temporal filters (default: the videos' rate, else 30)."),
     camera_type: Optional[str] = typer.Option(None, help="Panoptic calibrations: keep only cameras of this type (e.g. hd)."),
     config: Optional[Path] = typer.Option(None, help="A ReconstructConfig JSON (as written next to every output) to start from."),
 ) -> None:
-    """Reconstruct the 3D joints of every person in every frame.
+    """Reconstruct the 3D joints of every person in every frame, from 2D keypoints or from videos.
 
-    Example: closecap reconstruct --calib scene/calibration.json --keypoints2d scene/keypoints2d --out pred.json
+    Examples: closecap reconstruct --calib scene/calibration.json --keypoints2d scene/keypoints2d --out pred.json |
+    closecap reconstruct --calib Calib.qca.txt --videos videos/ --out pred.json
+    (detections are cached as OpenPose JSON in pred_keypoints2d/ and reused by a rerun)
     """
     from closecap.config import load_config
     from closecap.reconstruct import ReconstructConfig, reconstruct_files
 
     cfg = load_config(ReconstructConfig, config) if config else ReconstructConfig()
+    if (keypoints2d is None) == (videos is None):
+        raise InputError(None, "--keypoints2d/--videos", "give exactly one of --keypoints2d DIR or --videos DIR")
     cfg = cfg.replace(method=method, baseline=cfg.baseline.replace(
-        track=cfg.baseline.track.replace(smoothing=smoothing, fps=fps)))
-    poses = reconstruct_files(calib, keypoints2d, out, cfg, camera_type=camera_type, progress=True)
+        track=cfg.baseline.track.replace(smoothing=smoothing, fps=fps or cfg.baseline.track.fps)))
+    if videos is not None:
+        from closecap.video_pipeline import reconstruct_videos
+
+        poses = reconstruct_videos(calib, videos, out, method=method, config=cfg, progress=True, fps=fps)
+    else:
+        poses = reconstruct_files(calib, keypoints2d, out, cfg, camera_type=camera_type, progress=True)
     typer.echo(f"wrote {out}: {poses.num_frames} frames, {poses.num_people} people (ids {poses.ids.tolist()})")
 
 

@@ -52,6 +52,12 @@ class TrackConfig(Config):
     fill_gap_frames: int = 10
     """Offline: a joint missing for at most this many frames inside a track is linearly interpolated
     (0 = never; Pose2Sim's default is 10 as well)."""
+    stitch_gap_frames: int = 30
+    """Offline: a track that starts at most this many frames after another ends, close to where it ended, is
+    joined to it (one person, one id); 0 = never."""
+    stitch_distance_m: float = 0.5
+    """Offline: largest median joint distance (metres) between a track's last pose and the next track's first
+    pose for them to be joined."""
     bone_iterations: int = 2
     """Offline: sweeps of constant-bone-length projection after smoothing (0 = off); see
     :func:`enforce_bone_lengths`."""
@@ -113,8 +119,30 @@ def mean_joint_distance(joints_a: np.ndarray, joints_b: np.ndarray) -> np.ndarra
     return np.where(count > 0, dist.sum(-1) / np.maximum(count, 1), np.inf)
 
 
+def median_joint_distance(joints_a: np.ndarray, joints_b: np.ndarray) -> np.ndarray:
+    """Pairwise median distance over joints present in both: robust to a few wrong limbs.
+
+    Args:
+        joints_a: ``(A, J, 3)`` metres (NaN = absent). joints_b: ``(B, J, 3)`` metres.
+
+    Returns:
+        ``(A, B)`` metres; ``inf`` where the two people share no joint.
+
+    Example:
+        >>> a = np.zeros((1, 3, 3)); b = np.zeros((1, 3, 3)); b[0, 0] = [2.0, 0, 0]
+        >>> median_joint_distance(a, b).tolist()
+        [[0.0]]
+    """
+    diff = joints_a[:, None] - joints_b[None]  # (A, B, J, 3)
+    dist = np.linalg.norm(diff, axis=-1)  # (A, B, J), NaN where either is absent
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        median = np.nanmedian(dist, axis=-1) if dist.shape[-1] else np.full(dist.shape[:2], np.nan)
+    return np.where(np.isfinite(median), median, np.inf)
+
+
 class Tracker:
-    """Online identity assignment by Hungarian matching on mean joint distance.
+    """Online identity assignment by Hungarian matching on the median joint distance to each track's last pose.
 
     Example:
         >>> tracker = Tracker(TrackConfig())
@@ -151,7 +179,7 @@ class Tracker:
         ids = np.full(P, -1, dtype=np.int64)
         matched_tracks: set[int] = set()
         if self._ids and P:
-            cost = mean_joint_distance(np.stack(self._last), joints)  # (tracks, P)
+            cost = median_joint_distance(np.stack(self._last), joints)  # (tracks, P)
             gate = float(self.config.max_match_distance_m)
             rows, cols = linear_sum_assignment(np.where(cost <= gate, cost, 1e6))
             for r, c in zip(rows, cols):
@@ -325,6 +353,60 @@ def enforce_bone_lengths(joints: np.ndarray, bones: np.ndarray, iterations: int 
     return out
 
 
+def stitch_tracks(joints: np.ndarray, confidence: np.ndarray, max_gap_frames: int, max_distance_m: float,
+                  max_overlap_frames: int = 2) -> tuple[np.ndarray, np.ndarray]:
+    """Join tracks that are one person broken in time (offline identity repair).
+
+    Track ``b`` continues track ``a`` when it starts at most ``max_gap_frames`` after ``a`` ends (or overlaps
+    its end by at most ``max_overlap_frames``) and ``b``'s first pose lies within ``max_distance_m`` (median
+    joint distance) of ``a``'s last pose. Candidate joins are taken greedily by distance; in overlapping frames
+    the pose with more confident joints is kept.
+
+    Args:
+        joints: ``(T, P, J, 3)`` metres (NaN = absent). confidence: ``(T, P, J)``.
+
+    Returns:
+        ``(T, P', J, 3)`` and ``(T, P', J)`` with ``P' <= P``, tracks in order of first appearance.
+
+    Example:
+        >>> x = np.full((6, 2, 1, 3), np.nan); x[:3, 0] = 0.0; x[4:, 1] = 0.1
+        >>> j, c = stitch_tracks(x, np.isfinite(x[..., 0]) * 1.0, 5, 0.5)
+        >>> j.shape, np.isfinite(j[:, 0, 0, 0]).tolist()
+        ((6, 1, 1, 3), [True, True, True, False, True, True])
+    """
+    T, P = joints.shape[:2]
+    present = np.isfinite(joints).all(-1).any(-1)  # (T, P)
+    if P < 2:
+        return joints, confidence
+    first = np.where(present.any(0), present.argmax(0), T)
+    last = np.where(present.any(0), T - 1 - present[::-1].argmax(0), -1)
+    ends = joints[np.clip(last, 0, T - 1), np.arange(P)]  # (P, J, 3) last pose of each track
+    starts = joints[np.clip(first, 0, T - 1), np.arange(P)]  # (P, J, 3) first pose
+    dist = median_joint_distance(ends, starts)  # (a, b)
+    gap = first[None, :] - last[:, None]  # (a, b) frames from a's end to b's start
+    ok = (gap <= max_gap_frames) & (gap >= -max_overlap_frames) & (first[None, :] > first[:, None]) \
+        & (last[None, :] > last[:, None]) & (dist <= max_distance_m)
+    successor = np.full(P, -1)
+    has_pred = np.zeros(P, dtype=bool)
+    for a, b in sorted(zip(*np.nonzero(ok)), key=lambda ab: dist[ab]):
+        if successor[a] < 0 and not has_pred[b]:
+            successor[a], has_pred[b] = b, True
+    out_j, out_c = [], []
+    for head in np.flatnonzero(~has_pred):
+        chain_j, chain_c = joints[:, head].copy(), confidence[:, head].copy()
+        node = successor[head]
+        while node >= 0:
+            take = np.isfinite(joints[:, node]).all(-1).any(-1)  # (T,) frames where the successor exists
+            mine = np.isfinite(chain_j).all(-1).any(-1)
+            better = take & (~mine | (confidence[:, node].sum(-1) > chain_c.sum(-1)))
+            chain_j[better], chain_c[better] = joints[better, node], confidence[better, node]
+            node = successor[node]
+        out_j.append(chain_j)
+        out_c.append(chain_c)
+    order = np.argsort([np.flatnonzero(np.isfinite(j).all(-1).any(-1))[0] for j in out_j], kind="stable")
+    return np.stack([out_j[i] for i in order], 1), np.stack([out_c[i] for i in order], 1)
+
+
 def fill_gaps(joints: np.ndarray, max_gap_frames: int) -> np.ndarray:
     """Linearly interpolate joints missing for at most ``max_gap_frames`` frames between two observations.
 
@@ -449,6 +531,9 @@ def track_people(frames: Iterable[int], people_per_frame: Sequence, config: Trac
         cols = [col[int(i)] for i in ids]
         joints_all[t, cols] = joints
         conf_all[t, cols] = confidence
+    if config.stitch_gap_frames > 0 and joints_all.shape[1] > 1:
+        joints_all, conf_all = stitch_tracks(joints_all, conf_all, int(config.stitch_gap_frames),
+                                             config.stitch_distance_m)
     seen = np.isfinite(joints_all).all(-1).any(-1).sum(0)  # (P,) frames observed
     keep = seen >= max(int(config.min_track_len), 1)
     joints_all, conf_all = joints_all[:, keep], conf_all[:, keep]
