@@ -155,6 +155,43 @@ def synth(
     typer.echo(f"wrote scene {files.root}")
 
 
+@app.command()
+def report(
+    run_dir: Path = typer.Argument(..., help="A run folder: calibration.json + pred.json (as closecap demo writes), gt.json and keypoints2d/ optional."),
+    out: Optional[Path] = typer.Option(None, "--out", help="HTML file to write (default: RUN_DIR/report.html)."),
+) -> None:
+    """Write one self-contained HTML page: metrics, 3D view, per-camera overlays, tracks, reprojection and error plots.
+
+    Example: closecap demo --out run && closecap report run
+    """
+    from closecap.report import write_report
+
+    path = write_report(run_dir, out)
+    typer.echo(f"wrote {path}")
+
+
+@app.command()
+def export(
+    pred: Path = typer.Option(..., "--pred", help="Prediction, closecap-3d JSON or NPZ."),
+    out: Path = typer.Option(..., "--out", help="Output: .csv, .trc (one file per person), .bvh (one file per person), .json or .npz."),
+    fps: float = typer.Option(30.0, help="Frame rate for TRC and BVH."),
+) -> None:
+    """Convert 3D joints to CSV, TRC (OpenSim / Pose2Sim), BVH (Blender) or closecap JSON / NPZ.
+
+    Example: closecap export --pred pred.json --out dancers.bvh
+    """
+    from closecap.io.keypoints import read_poses, write_poses
+
+    poses = read_poses(pred)
+    if out.suffix.lower() == ".bvh":
+        from closecap.io.bvh import write_bvh
+
+        files = write_bvh(poses, out, fps=fps)
+    else:
+        files = write_poses(poses, out, fps=fps)
+    typer.echo("wrote " + ", ".join(str(f) for f in files))
+
+
 def main(argv: list[str] | None = None) -> int:
     """Console entry point: run the app, turning :class:`CloseCapError` into one line and exit code 2."""
     try:

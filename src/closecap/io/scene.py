@@ -9,6 +9,7 @@ Layout::
 """
 from __future__ import annotations
 
+import os
 import shutil
 import tempfile
 from dataclasses import dataclass
@@ -64,6 +65,9 @@ def write_scene(out_dir: str | Path, rig: Rig, detections: Detections2D, gt: Pos
         save_json(files.settings, settings or {})
         if out_dir.exists():
             shutil.rmtree(out_dir)
+        umask = os.umask(0)
+        os.umask(umask)
+        tmp.chmod(0o777 & ~umask)  # mkdtemp makes 0700; a scene gets the usual permissions
         tmp.rename(out_dir)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
