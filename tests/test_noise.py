@@ -72,7 +72,7 @@ def test_none_gives_exact_projections():
 
 def test_occluded_wrist_hidden_in_front_view_visible_in_back_view():
     front = standing(0.0, 0.0)
-    behind = standing(0.0, 0.8)
+    behind = standing(0.5, 0.8)  # half hidden behind the front person, seen from the front camera
     wrist = COCO17.index("right_wrist")
     behind[wrist] = (0.0, 0.7, 1.2)  # exactly behind the front person's chest, seen from the front camera
     scene = static_scene(3, front, behind)
@@ -285,3 +285,139 @@ def test_absent_people_and_joints_are_handled():
             row = trace.detection_index[t, v, 0]
             if row >= 0:
                 assert trace.joint_status[t][v][row, COCO17.index("left_wrist")] in (JointStatus.ABSENT, JointStatus.MERGED)
+
+
+# ----------------------------------------------------------------------------- fast paths: same results as before
+
+
+def _three_people_close_contact() -> np.ndarray | None:
+    path = SHARED / "mocap" / "pair_cmu_60_61_01.npz"
+    if not path.exists():
+        return None
+    joints = np.moveaxis(np.load(path)["coco17"].astype(float), 0, 1)[300:340]  # (40, 2, 17, 3)
+    joints[..., :2] -= np.nanmean(joints[..., :2], axis=(0, 1, 2))
+    third = joints[:, :1].copy()
+    third[..., 0] += 0.6
+    return np.concatenate([joints, third], 1)  # (40, 3, 17, 3)
+
+
+@pytest.mark.parametrize("preset", ["default", "occlusion_heavy"])
+def test_fast_paths_reproduce_the_previous_implementation_bit_for_bit(preset):
+    """Pinned outputs of commit 0efb857 (before the pair-distance, Markov-scan, false-person and output-loop
+    rewrites): same seed, same detections, same bookkeeping. Occlusion is off here because its head-sphere
+    test was fixed since (the pruned occlusion test is checked against brute force below)."""
+    joints = _three_people_close_contact()
+    if joints is None:
+        pytest.skip("../shared/mocap is absent")
+    rig = ring_rig(5, radius_m=4.0, width=1032, height=776, focal_px=1000.0)
+    cfg = (NoiseConfig() if preset == "default" else NoiseConfig.occlusion_heavy()).replace(occlusion=False)
+    det, tr = simulate_detections(joints, rig, cfg, np.random.default_rng(123))
+    kp = np.concatenate([k.reshape(-1, 3) for views in det.keypoints for k in views])
+    status = np.concatenate([s.ravel() for views in tr.joint_status for s in views])
+    expected = {
+        "default": (8871305.850853674, 7056.361134041803, 10897, [681, 0, 680, 8846, 18, 45, 16, 19, 134, 458], 26, 77),
+        "occlusion_heavy": (8889378.742503863, 7057.05726177904, 10897, [681, 0, 661, 8763, 18, 43, 15, 19, 239, 458],
+                            26, 148),
+    }[preset]
+    got = (float(kp[:, :2].sum()), float(kp[:, 2].sum()), len(kp), np.bincount(status, minlength=10).tolist(),
+           int(tr.person_missed.sum()), int((tr.merged_with >= 0).sum()))
+    assert got[0] == pytest.approx(expected[0], rel=1e-12) and got[1] == pytest.approx(expected[1], rel=1e-12)
+    assert got[2:] == expected[2:]
+
+
+def test_head_sphere_hides_what_is_behind_it():
+    """The head is a sphere (a zero-length capsule): it must occlude too (it did not before 0efb857's fix)."""
+    front, behind = standing(0.0, 0.0), standing(0.0, 0.8)
+    nose = COCO17.index("nose")
+    behind[nose] = (0.0, 0.7, 1.60)  # right behind the front person's head, seen from the front camera
+    other, _ = occlusion_masks(static_scene(2, front, behind), front_back_rig().centers_world)
+    assert other[:, 0, 1, nose].all() and not other[:, 1, 1, nose].any()
+
+
+def _occlusion_brute_force(joints, centers, radius_scale=1.0, margin_m=0.03):
+    """Every camera-to-joint segment against every capsule with closecap.synth.scenes.segment_distance."""
+    from closecap.synth.noise import _capsule_tables
+    from closecap.synth.scenes import segment_distance
+
+    A, B, radius, adjacent = _capsule_tables()
+    T, P, J, _ = joints.shape
+    present = np.isfinite(joints).all(-1)
+    pts = np.where(present[..., None], joints, 0.0)
+    cap_a, cap_b = np.einsum("cj,tpjk->tpck", A, pts), np.einsum("cj,tpjk->tpck", B, pts)  # (T, P, C, 3)
+    cap_ok = np.einsum("cj,tpj->tpc", ((A != 0) | (B != 0)).astype(float), (~present).astype(float)) == 0
+    ray = pts[:, None] - centers[None, :, None, None]  # (T, V, P, J, 3)
+    length = np.linalg.norm(ray, axis=-1, keepdims=True)
+    end = centers[None, :, None, None] + ray * np.clip(1 - margin_m / length, 0, None)
+    dist = segment_distance(np.broadcast_to(centers[None, :, None, None, None, None], end.shape[:4] + (1, 1, 3)),
+                            end[..., None, None, :], cap_a[:, None, None, None], cap_b[:, None, None, None])  # (T,V,P,J,P2,C)
+    radius_m = radius * radius_scale
+    hit = (dist < radius_m) & cap_ok[:, None, None, None] & present[:, None, :, :, None, None]
+    same = np.eye(P, dtype=bool)[:, None, :, None]
+    hit &= ~(same & adjacent[None, :, None, :])[None, None]
+    near_boundary = np.abs(dist - radius_m) < 1e-9
+    return (hit & ~same[None, None]).any((-2, -1)), (hit & same[None, None]).any((-2, -1)), near_boundary.any((-2, -1))
+
+
+def test_pruned_occlusion_test_equals_brute_force_on_random_crowds():
+    rng = np.random.default_rng(4)
+    centers = ring_rig(5, radius_m=4.0, width=640, height=480, focal_px=500.0).centers_world
+    for trial in range(6):
+        P = 2 + trial % 3
+        people = np.stack([standing(*rng.uniform(-0.6, 0.6, 2)) for _ in range(P)])  # (P, J, 3)
+        joints = people[None] + rng.normal(0, 0.08, (8, P, 17, 3))  # (T, P, J, 3) jittered poses, overlapping
+        joints[rng.random((8, P, 17)) < 0.03] = np.nan
+        scale = 1.0 + 0.3 * (trial % 2)
+        other, own = occlusion_masks(joints, centers, radius_scale=scale, frames_per_chunk=3)
+        ref_other, ref_own, tie = _occlusion_brute_force(joints, centers, radius_scale=scale)
+        assert other.any() and own.any()
+        np.testing.assert_array_equal(other[~tie], ref_other[~tie])
+        np.testing.assert_array_equal(own[~tie], ref_own[~tie])
+
+
+def test_markov_chains_drawn_all_frames_at_once_equal_the_frame_by_frame_chain():
+    from closecap.synth.noise import _entry_and_stay, _markov
+
+    rng = np.random.default_rng(0)
+    for T in (1, 2, 7, 33):
+        pi = rng.choice([0.0, 0.01, 0.3, 0.7, 0.95, 1.0], size=(T, 6, 5))  # incl. entry > stay and always-on
+        for p_stay in (0.0, 0.5, 0.88):
+            u = rng.random((T, 6, 5))
+            enter, stay = _entry_and_stay(pi, p_stay)
+            stay = np.where(pi > 0, stay, 0.0)
+            state = u[0] < pi[0]
+            expected = [state]
+            for t in range(1, T):
+                state = u[t] < np.where(state, stay[t], enter[t])
+                expected.append(state)
+            np.testing.assert_array_equal(_markov(pi, p_stay, u), np.stack(expected))
+
+
+def test_same_seed_same_trace_and_heatmaps():
+    from closecap.heatmaps import HeatmapRenderer
+
+    rig = ring_rig(3, radius_m=4.0, width=640, height=480, focal_px=500.0)
+    scene = static_scene(10, standing(-0.2), standing(0.2, 0.1), standing(0.0, -0.3))
+    runs = [simulate_detections(scene, rig, NoiseConfig(), np.random.default_rng(21)) for _ in range(2)]
+    for name in ("occluded", "self_occluded", "jitter_px", "person_missed", "merged_with", "detection_index"):
+        np.testing.assert_array_equal(getattr(runs[0][1], name), getattr(runs[1][1], name))
+    renderer = HeatmapRenderer(3, 17, (640, 480))
+    first = [renderer.render(runs[0][0].keypoints[t]).copy() for t in range(10)]
+    for t in range(10):
+        np.testing.assert_array_equal(renderer.render(runs[1][0].keypoints[t]), first[t])
+
+
+def test_body_scaled_jitter_ignores_the_pose_spread():
+    rig = front_back_rig()
+    down = standing()
+    spread = standing()
+    for side, sign in (("left", 1.0), ("right", -1.0)):
+        spread[COCO17.index(f"{side}_elbow")] = (sign * 0.50, 0.0, 1.40)
+        spread[COCO17.index(f"{side}_wrist")] = (sign * 0.80, 0.0, 1.40)
+    jitter = {}
+    for body in (False, True):
+        cfg = NoiseConfig.only("jitter").replace(jitter_body_scale=body)
+        for name, person in (("down", down), ("spread", spread)):
+            _, trace = simulate_detections(static_scene(5, person), rig, cfg, np.random.default_rng(9))
+            jitter[body, name] = trace.jitter_px
+    np.testing.assert_allclose(jitter[True, "down"], jitter[True, "spread"], rtol=0.01)  # same body and distance
+    assert np.abs(jitter[False, "spread"]).mean() > 1.2 * np.abs(jitter[False, "down"]).mean()  # bbox: spread arms, more

@@ -23,6 +23,11 @@ Every effect has its own switch (``config.replace(...)`` or :meth:`NoiseConfig.o
 a :class:`~closecap.poses.Detections2D` and a :class:`SimulationTrace` with the ground-truth bookkeeping
 (which detection came from whom, which joints were occluded, swapped, missed...).
 
+One call simulates a whole ``T``-frame scene (that is how training calls it): every random number is drawn
+for all frames at once, the two-state Markov chains are composed by a prefix scan over frames, and only
+the per view-frame lists (with their false people) are built frame by frame. Render the heatmaps of the
+frames with :class:`closecap.heatmaps.HeatmapRenderer` (one reused buffer).
+
 Example:
     >>> from closecap.cameras import ring_rig
     >>> rig = ring_rig(3, radius_m=4.0, width=640, height=480, focal_px=500.0)
@@ -35,6 +40,7 @@ Example:
 """
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from enum import IntEnum
 from typing import Sequence
@@ -140,6 +146,11 @@ class NoiseConfig(Config):
     jitter_tail_sigma: float = 0.4
     """Sigma of the per-track log-normal scale of the jitter; 0.4 gives radial p99 / p50 = 4.06
     (synthesis_recipe.jitter_heavy_tail_ratio_p99_over_p50 = 4.057; a Gaussian gives 2.58)."""
+    jitter_body_scale: bool = False
+    """False (the fit): jitter scales with the person's image size of each frame (bbox diagonal, as stats.json measures
+    it), so a compact pose (an embrace) gets less jitter than spread arms at the same distance. True: it scales with a
+    pose-independent size instead, ``focal_px / depth x 1.05 x`` the person's body length (ankle-knee-hip-shoulder-ear,
+    median over frames; 1.05 = bbox diagonal / body length of a person standing with arms down). Not measured."""
     # --- missed joints
     joint_miss_prob: tuple[float, ...] = per_joint(_MISS)
     """(J,) stationary probability a visible, not occluded joint of a detected person is missed
@@ -382,6 +393,11 @@ def occlusion_masks(joints_world: np.ndarray, centers_world: np.ndarray, radius_
     occluded in a view when the segment from the camera centre to ``margin_m`` before the joint passes
     within a capsule's radius of its axis; capsules the joint itself lies on are ignored.
 
+    Two stages keep it fast: a conservative float32 test of every segment against each capsule's bounding
+    sphere keeps the few pairs that may hit (a few percent in close contact), and only those get the exact
+    float64 segment-segment distance (Ericson, Real-Time Collision Detection 5.1.9; a zero-length capsule,
+    the head, is a sphere).
+
     Args:
         joints_world: ``(T, P, 17, 3)`` metres, world frame, COCO-17; NaN = absent.
         centers_world: ``(V, 3)`` camera centres, metres.
@@ -405,11 +421,12 @@ def occlusion_masks(joints_world: np.ndarray, centers_world: np.ndarray, radius_
     V = centers_world.shape[0]
     A, B, radius, adjacent = _capsule_tables()
     C = len(radius)
-    radius2 = (radius * radius_scale) ** 2  # (C,)
+    radius_m = radius * radius_scale  # (C,)
     by_other = np.zeros((T, V, P, J), dtype=bool)
     by_self = np.zeros((T, V, P, J), dtype=bool)
-    same_person = np.eye(P, dtype=bool)[:, None, :, None]  # (P, 1, P2, 1)
-    own_adjacent = same_person & adjacent[None, :, None, :]  # (P, J, P2, C)
+    # a joint is never hidden by the capsules it lies on
+    allowed = ~(np.eye(P, dtype=bool)[:, None, :, None] & adjacent[None, :, None, :]).reshape(P * J, P * C)  # (N, Q)
+    is_endpoint = ((A != 0) | (B != 0)).astype(float)  # (C, J)
     for t0 in range(0, T, frames_per_chunk):
         pts = joints_world[t0:t0 + frames_per_chunk]  # (t, P, J, 3)
         tn = pts.shape[0]
@@ -417,21 +434,47 @@ def occlusion_masks(joints_world: np.ndarray, centers_world: np.ndarray, radius_
         pts0 = np.where(present[..., None], pts, 0.0)
         cap_a = np.einsum("cj,tpjk->tpck", A, pts0)  # (t, P2, C, 3)
         cap_b = np.einsum("cj,tpjk->tpck", B, pts0)
-        cap_ok = np.einsum("cj,tpj->tpc", ((A != 0) | (B != 0)).astype(float), (~present).astype(float)) == 0  # (t, P2, C)
+        cap_ok = np.einsum("cj,tpj->tpc", is_endpoint, (~present).astype(float)) == 0  # (t, P2, C)
         ray = pts0[:, None] - centers_world[None, :, None, None, :]  # (t, V, P, J, 3)
         ray_len = np.linalg.norm(ray, axis=-1, keepdims=True)
         ray = ray * np.clip(1.0 - margin_m / np.maximum(ray_len, 1e-9), 0.0, None)  # stop before the joint
-        d2 = (cap_b - cap_a).reshape(tn, P * C, 3)  # (t, Q, 3) capsule axes, Q = P2*C
-        qa = cap_a.reshape(tn, P * C, 3)
-        r = centers_world[None, :, None, :] - qa[:, None]  # (t, V, Q, 3) camera - capsule start
-        d1 = ray.reshape(tn, V, P * J, 3)  # (t, V, N, 3)
-        a = np.einsum("tvnk,tvnk->tvn", d1, d1)[..., None]  # (t, V, N, 1)
-        e = np.einsum("tqk,tqk->tq", d2, d2)[:, None, None, :]  # (t, 1, 1, Q)
-        f = np.einsum("tqk,tvqk->tvq", d2, r)[:, :, None, :]  # (t, V, 1, Q)
-        c = np.einsum("tvnk,tvqk->tvnq", d1, r)  # (t, V, N, Q)
-        b = np.einsum("tvnk,tqk->tvnq", d1, d2)  # (t, V, N, Q)
-        rr = np.einsum("tvqk,tvqk->tvq", r, r)[:, :, None, :]  # (t, V, 1, Q)
-        # closest points between segments P(s) = cam + s d1 and Q(u) = qa + u d2, s, u in [0, 1]
+        d1 = ray.reshape(tn, V, P * J, 3)  # (t, V, N, 3) camera -> joint segments
+        qa = cap_a.reshape(tn, P * C, 3)  # (t, Q, 3), Q = P2 * C
+        d2 = (cap_b - cap_a).reshape(tn, P * C, 3)  # (t, Q, 3) capsule axes
+
+        # stage 1 (float32, conservative): the segment's line, cut at the joint, passes through the capsule's
+        # bounding sphere: s = clip(d1 . m / |d1|^2, -inf, 1), |m - s d1|^2 = |m|^2 - s (2 d1 . m - s |d1|^2) < R^2
+        mid = ((qa + 0.5 * d2)[:, None] - centers_world[None, :, None, :]).astype(np.float32)  # (t, V, Q, 3)
+        bound = 0.5 * np.linalg.norm(d2, axis=-1) + np.tile(radius_m, P) + 0.01  # (t, Q) sphere radius + 1 cm slack
+        excess = np.einsum("tvqk,tvqk->tvq", mid, mid) - np.where(cap_ok.reshape(tn, P * C), bound**2, -np.inf)[:, None]
+        d1_32 = d1.astype(np.float32)
+        along = np.matmul(d1_32, mid.swapaxes(-1, -2))  # (t, V, N, Q) d1 . m
+        len2 = np.einsum("tvnk,tvnk->tvn", d1_32, d1_32)[..., None]  # (t, V, N, 1)
+        s = along * (1.0 / np.maximum(len2, 1e-12))
+        np.minimum(s, 1.0, out=s)
+        work = s * len2
+        np.subtract(along, work, out=work)
+        work += along
+        work *= s  # s (2 d1 . m - s |d1|^2)
+        candidate = work > excess[:, :, None, :].astype(np.float32)
+        candidate &= allowed
+        candidate &= present.reshape(tn, 1, P * J, 1)
+        pair = np.flatnonzero(candidate)  # (M,) into (t, V, N, Q)
+        ray_index, qi = np.divmod(pair, P * C)  # ray_index into (t, V, N)
+        tv, ni = np.divmod(ray_index, P * J)
+        ti, vi = np.divmod(tv, V)
+
+        # stage 2 (float64, exact): closest points of P(s) = cam + s d1 and Q(u) = qa + u d2, s, u in [0, 1]
+        seg = d1.reshape(-1, 3)[ray_index]  # (M, 3)
+        capsule_index = ti * (P * C) + qi
+        axis = d2.reshape(-1, 3)[capsule_index]  # (M, 3)
+        r = centers_world[vi] - qa.reshape(-1, 3)[capsule_index]  # (M, 3) camera - capsule start
+        a = np.einsum("mk,mk->m", seg, seg)
+        e = np.einsum("mk,mk->m", axis, axis)
+        f = np.einsum("mk,mk->m", axis, r)
+        c = np.einsum("mk,mk->m", seg, r)
+        b = np.einsum("mk,mk->m", seg, axis)
+        rr = np.einsum("mk,mk->m", r, r)
         a_safe = np.maximum(a, 1e-12)
         e_safe = np.maximum(e, 1e-12)
         denom = a * e - b * b
@@ -439,13 +482,17 @@ def occlusion_masks(joints_world: np.ndarray, centers_world: np.ndarray, radius_
         u = (b * s + f) / e_safe
         u = np.where(e > 1e-12, u, 0.0)
         s = np.where(u < 0, np.clip(-c / a_safe, 0.0, 1.0), np.where(u > 1, np.clip((b - c) / a_safe, 0.0, 1.0), s))
+        s = np.where(e > 1e-12, s, np.clip(-c / a_safe, 0.0, 1.0))  # a sphere (the head): nearest point of the segment
         u = np.clip(u, 0.0, 1.0)
-        dist2 = rr + s * s * a + u * u * e + 2 * s * c - 2 * u * f - 2 * s * u * b  # (t, V, N, Q)
-        hit = dist2.reshape(tn, V, P, J, P, C) < radius2
-        hit &= cap_ok[:, None, None, None, :, :] & present[:, None, :, :, None, None]
-        hit &= ~own_adjacent[None, None]
-        by_other[t0:t0 + tn] = (hit & ~same_person[None, None]).any(axis=(-2, -1))
-        by_self[t0:t0 + tn] = (hit & same_person[None, None]).any(axis=(-2, -1))
+        dist2 = rr + s * s * a + u * u * e + 2 * s * c - 2 * u * f - 2 * s * u * b  # (M,)
+        hit = dist2 < (radius_m ** 2)[qi % C]
+        own = (ni // J) == (qi // C)
+        other_chunk = np.zeros(tn * V * P * J, dtype=bool)
+        self_chunk = np.zeros(tn * V * P * J, dtype=bool)
+        other_chunk[ray_index[hit & ~own]] = True
+        self_chunk[ray_index[hit & own]] = True
+        by_other[t0:t0 + tn] = other_chunk.reshape(tn, V, P, J)
+        by_self[t0:t0 + tn] = self_chunk.reshape(tn, V, P, J)
     return by_other, by_self
 
 
@@ -497,17 +544,33 @@ def _markov(pi: np.ndarray, p_stay: float, u: np.ndarray) -> np.ndarray:
 
     Entry probability ``pi / (1 - pi) * (1 - p_stay)`` keeps ``pi`` stationary; where ``pi`` is 0 the state ends.
     The first frame starts from the stationary distribution. ``u``: (T, ...) uniforms. Returns (T, ...) bool.
+    All frames at once: ``state_t = u_t < (stay_t if state_{t-1} else enter_t)`` is a prefix scan (:func:`_select_scan`).
     """
     pi = np.broadcast_to(pi, u.shape)
     enter, stay = _entry_and_stay(pi, p_stay)
     stay = np.where(pi > 0, stay, 0.0)
-    out = np.empty(u.shape, dtype=bool)
-    state = u[0] < pi[0]
-    out[0] = state
-    for t in range(1, u.shape[0]):
-        state = u[t] < np.where(state, stay[t], enter[t])
-        out[t] = state
-    return out
+    if_off = u < enter  # (T, ...) next state when off
+    if_on = u < stay  # (T, ...) next state when on
+    if_off[0] = if_on[0] = u[0] < pi[0]  # frame 0: stationary, whatever came before
+    return _select_scan(if_off, if_on)
+
+
+def _select_scan(if_off: np.ndarray, if_on: np.ndarray) -> np.ndarray:
+    """States ``s_t = if_on[t] if s_{t-1} else if_off[t]`` over axis 0 from ``s_{-1} = False``: ``(T, ...)`` bool.
+
+    Each frame is a map of {off, on} onto itself, given by its two images; maps compose associatively, so an
+    inclusive Hillis-Steele scan composes all prefixes in ``log2 T`` vectorised steps (exact: boolean logic only).
+    """
+    off, on = if_off.copy(), if_on.copy()  # images of off / on under the composed map of frames ..t
+    step = 1
+    while step < off.shape[0]:
+        prev_off, prev_on = off[:-step].copy(), on[:-step].copy()  # maps of frames ..t-step
+        cur_off, cur_on = off[step:], on[step:]
+        new_off = np.where(prev_off, cur_on, cur_off)  # apply frames t-step+1..t after frames ..t-step
+        new_on = np.where(prev_on, cur_on, cur_off)
+        off[step:], on[step:] = new_off, new_on
+        step *= 2
+    return off
 
 
 def _entry_and_stay(pi: np.ndarray, p_stay: float) -> tuple[np.ndarray, np.ndarray]:
@@ -533,6 +596,7 @@ def _ar1_unit(rng: np.random.Generator, coef: float, shape: tuple[int, ...]) -> 
     return lfilter([1.0], [1.0, -coef], noise, axis=0)
 
 
+@functools.lru_cache(maxsize=16)
 def _median_radius(tail_sigma: float) -> float:
     """Median of ``|s z|``, ``z ~ N(0, I_2)``, ``s = exp(tail_sigma n)``, ``n ~ N(0, 1)`` (Gauss-Hermite + bisection)."""
     if tail_sigma <= 0:
@@ -563,6 +627,26 @@ def _bone_neighbours() -> np.ndarray:
 _LIMBS = (("left_elbow", "right_elbow", "left_wrist", "right_wrist"), ("left_knee", "right_knee", "left_ankle", "right_ankle"))
 _MERGE_LIMBS = (("left_elbow", "left_wrist"), ("right_elbow", "right_wrist"), ("left_knee", "left_ankle"),
                 ("right_knee", "right_ankle"))
+
+
+_BODY_CHAINS = tuple(tuple(f"{side}_{name}" for name in ("ankle", "knee", "hip", "shoulder", "ear")) for side in ("left", "right"))
+
+
+def _body_size_px(joints_world: np.ndarray, depth: np.ndarray, front: np.ndarray, rig: Rig) -> np.ndarray:
+    """Pose-independent image size ``(T, V, P, 1)`` px: ``focal_px / median joint depth x 1.05 x body length``.
+
+    ``joints_world (T, P, J, 3)`` m, ``depth (T, V, P, J)`` m, ``front (T, V, P, J)``. Body length = ankle-knee-hip-
+    shoulder-ear, mean of both sides, median over frames (m); 0 where unknown.
+    """
+    chains = []
+    for names in _BODY_CHAINS:
+        idx = COCO17.indices(names)
+        chains.append(np.linalg.norm(np.diff(joints_world[:, :, idx], axis=2), axis=-1).sum(-1))  # (T, P)
+    with np.errstate(all="ignore"):
+        body_m = np.nan_to_num(np.nanmedian(np.nanmean(np.stack(chains), axis=0), axis=0))  # (P,)
+        person_depth = np.nanmedian(np.where(front, depth, np.nan), axis=-1)  # (T, V, P)
+        size = rig.K[:, 0, 0][None, :, None] * 1.05 * body_m[None, None, :] / person_depth
+    return np.nan_to_num(size, nan=0.0, posinf=0.0)[..., None]
 
 
 def _person_size(uv: np.ndarray, valid: np.ndarray) -> np.ndarray:
@@ -648,7 +732,8 @@ def simulate_detections(joints_world: np.ndarray, rig: Rig, config: NoiseConfig,
         unit = (np.sqrt(cfg.jitter_track_share) * rng.standard_normal(track)[None]
                 + np.sqrt(share_ar) * _ar1_unit(rng, cfg.jitter_ar1, (T,) + track)
                 + np.sqrt(share_white) * rng.standard_normal((T,) + track))  # (T, V, P, J, 2)
-        jitter = unit * scale * sigma_j[:, None] * size0[..., None]
+        size_j = _body_size_px(joints_world, depth, front, rig) if cfg.jitter_body_scale else size0  # (T, V, P, 1)
+        jitter = unit * scale * sigma_j[:, None] * size_j[..., None]
     if cfg.jitter_sigma_px > 0:
         jitter = jitter + cfg.jitter_sigma_px * rng.standard_normal((T, V, P, J, 2))
 
@@ -656,26 +741,35 @@ def simulate_detections(joints_world: np.ndarray, rig: Rig, config: NoiseConfig,
     flip = COCO17.flip_permutation  # (J,)
     vis = in_image
     if P > 1:
-        dist = np.hypot(uv[:, :, :, :, None, None, 0] - uv[:, :, None, None, :, :, 0],
-                        uv[:, :, :, :, None, None, 1] - uv[:, :, None, None, :, :, 1])  # (T, V, P, J, P2, J2)
-        ok = vis[:, :, :, :, None, None] & vis[:, :, None, None, :, :]
-        ok &= ~np.eye(P, dtype=bool)[None, None, :, None, :, None]
-        dist = np.where(ok, dist, np.inf)
-        nearest_joint_of = dist.argmin(-1)  # (T, V, P, J, P2)
-        joint_dist_to = dist.min(-1)  # (T, V, P, J, P2)
-        nearest_other = joint_dist_to.argmin(-1)  # (T, V, P, J)
-        nearest_dist = joint_dist_to.min(-1)  # (T, V, P, J)
-        other_nearest_joint = np.take_along_axis(nearest_joint_of, nearest_other[..., None], -1)[..., 0]
-        person_dist = joint_dist_to.min(-2)  # (T, V, P, P2)
-        merge_partner = person_dist.argmin(-1)  # (T, V, P)
-        merge_possible = person_dist.min(-1) < cfg.merge_overlap_frac * np.nan_to_num(person_size, nan=0.0)
+        # squared image distances between the joints of each unordered pair of people (a, b), both in the image
+        pa, pb = np.triu_indices(P, 1)  # (K,) each
+        u_px, v_px = uv[..., 0], uv[..., 1]  # (T, V, P, J) each
+        du = u_px[:, :, pa, :, None] - u_px[:, :, pb, None, :]  # (T, V, K, J_a, J_b)
+        dv = v_px[:, :, pa, :, None] - v_px[:, :, pb, None, :]
+        pair_d2 = du * du
+        pair_d2 += dv * dv  # (T, V, K, J_a, J_b)
+        pair_d2[~(vis[:, :, pa, :, None] & vis[:, :, pb, None, :])] = np.inf
+        dist2 = np.full((T, V, P, P, J), np.inf)  # (T, V, P, P2, J): joint j of p to its nearest joint of P2
+        nearest_joint_of = np.zeros((T, V, P, P, J), dtype=np.int64)
+        dist2[:, :, pa, pb] = pair_d2.min(-1)
+        dist2[:, :, pb, pa] = pair_d2.min(-2)
+        nearest_joint_of[:, :, pa, pb] = pair_d2.argmin(-1)
+        nearest_joint_of[:, :, pb, pa] = pair_d2.argmin(-2)
+        nearest_other = dist2.argmin(3)  # (T, V, P, J)
+        nearest_dist2 = dist2.min(3)  # (T, V, P, J)
+        other_nearest_joint = np.take_along_axis(nearest_joint_of, nearest_other[:, :, :, None], 3)[:, :, :, 0]
+        person_dist2 = dist2.min(-1)  # (T, V, P, P2)
+        merge_partner = person_dist2.argmin(-1)  # (T, V, P)
+        merge_reach = cfg.merge_overlap_frac * np.nan_to_num(person_size, nan=0.0)
+        merge_possible = person_dist2.min(-1) < merge_reach * merge_reach
     else:
         nearest_other = np.zeros((T, V, P, J), dtype=np.int64)
         other_nearest_joint = np.zeros((T, V, P, J), dtype=np.int64)
-        nearest_dist = np.full((T, V, P, J), np.inf)
+        nearest_dist2 = np.full((T, V, P, J), np.inf)
         merge_partner = np.zeros((T, V, P), dtype=np.int64)
         merge_possible = np.zeros((T, V, P), dtype=bool)
-    reachable = nearest_dist < cfg.other_person_reach_frac * size0  # (T, V, P, J)
+    reach = cfg.other_person_reach_frac * size0  # (T, V, P, 1) px
+    reachable = nearest_dist2 < reach * reach  # (T, V, P, J)
 
     # ---- missed people
     n_in = in_image.sum(-1)  # (T, V, P)
@@ -817,27 +911,30 @@ def simulate_detections(joints_world: np.ndarray, rig: Rig, config: NoiseConfig,
     # ---- per view-frame lists, with false people
     fp_counts = rng.poisson(cfg.false_people_per_view, (T, V)) if cfg.false_people_per_view > 0 else np.zeros((T, V), int)
     detection_index = np.full((T, V, P), -1, dtype=np.int64)
+    fake_mix = np.cumsum(cfg.false_people_mix) / max(sum(cfg.false_people_mix), 1e-12)  # (3,) cumulative shares
     out_kp, out_src, out_joint, out_status = [], [], [], []
     for t in range(T):
         kp_t, src_t, joint_t, status_t = [], [], [], []
         for v in range(V):
-            rows = np.nonzero(keep_person[t, v])[0]
-            kp = [keypoints[t, v, rows]]
-            src = [rows]
-            sj = [src_joint_pair[t, v, rows]]
-            st = [status[t, v, rows]]
-            for _ in range(int(fp_counts[t, v])):
-                fake = _false_person(uv[t, v], in_image[t, v], person_size[t, v], rig.image_sizes[v], cfg, rng)
-                if fake is not None:
-                    kp.append(fake[None])
-                    src.append(np.array([-1]))
-                    sj.append(np.full((1, J, 2), -1))
-                    st.append(np.where(fake[None, :, 2] > 0, int(JointStatus.FALSE_POSITIVE), int(JointStatus.ABSENT)).astype(np.int8))
-            kp, src, sj, st = np.concatenate(kp), np.concatenate(src), np.concatenate(sj), np.concatenate(st)
-            order = rng.permutation(len(src)) if cfg.shuffle_people else np.arange(len(src))
-            kp, src, sj, st = kp[order], src[order], sj[order], st[order]
-            real = src >= 0
-            detection_index[t, v, src[real]] = np.nonzero(real)[0]
+            rows = np.flatnonzero(keep_person[t, v])
+            if fp_counts[t, v] == 0:  # the common case: only real people, one gather
+                src = rows[rng.permutation(len(rows))] if cfg.shuffle_people else rows
+                kp, sj, st = keypoints[t, v][src], src_joint_pair[t, v][src], status[t, v][src]
+                detection_index[t, v, src] = np.arange(len(src))
+            else:
+                kp, src, sj, st = [keypoints[t, v, rows]], [rows], [src_joint_pair[t, v, rows]], [status[t, v, rows]]
+                for _ in range(int(fp_counts[t, v])):
+                    fake = _false_person(uv[t, v], in_image[t, v], person_size[t, v], rig.image_sizes[v], cfg, fake_mix, rng)
+                    if fake is not None:
+                        kp.append(fake[None])
+                        src.append(np.array([-1]))
+                        sj.append(np.full((1, J, 2), -1))
+                        st.append(np.where(fake[None, :, 2] > 0, int(JointStatus.FALSE_POSITIVE), int(JointStatus.ABSENT)).astype(np.int8))
+                kp, src, sj, st = np.concatenate(kp), np.concatenate(src), np.concatenate(sj), np.concatenate(st)
+                order = rng.permutation(len(src)) if cfg.shuffle_people else np.arange(len(src))
+                kp, src, sj, st = kp[order], src[order], sj[order], st[order]
+                real = src >= 0
+                detection_index[t, v, src[real]] = np.nonzero(real)[0]
             kp_t.append(kp)
             src_t.append(src)
             joint_t.append(sj)
@@ -883,22 +980,22 @@ def _gross_chain(pi: np.ndarray, p_stay: float, u: np.ndarray, new_cat: np.ndarr
 
 
 def _false_person(uv: np.ndarray, in_image: np.ndarray, person_size: np.ndarray, image_size: np.ndarray,
-                  cfg: NoiseConfig, rng: np.random.Generator) -> np.ndarray | None:
-    """One false partial person ``(J, 3)`` for one view-frame, from the people there (``uv (P, J, 2)``); None if nobody to copy."""
+                  cfg: NoiseConfig, mix_cum: np.ndarray, rng: np.random.Generator) -> np.ndarray | None:
+    """One false partial person ``(J, 3)`` for one view-frame, from the people there (``uv (P, J, 2)``); None if nobody
+    to copy. ``mix_cum (3,)``: cumulative shares of ``cfg.false_people_mix``."""
     J = COCO17.num_joints
-    candidates = np.nonzero(in_image.sum(-1) >= 3)[0]
+    candidates = np.flatnonzero(in_image.sum(-1) >= 3)
     if candidates.size == 0:
         return None
-    p = int(rng.choice(candidates))
+    p = int(candidates[rng.integers(candidates.size)])  # the draw of rng.choice(candidates)
     size = float(person_size[p])
-    n = int(np.clip(rng.poisson(cfg.false_people_mean_joints), 3, J))
+    n = min(max(int(rng.poisson(cfg.false_people_mean_joints)), 3), J)
     # a connected set of joints around a random seed joint (joints nearest to it on the template)
     seed = int(rng.integers(J))
     order = np.argsort(np.linalg.norm(uv[p] - uv[p, seed], axis=-1) + rng.random(J) * 0.05 * size)
     chosen = order[:n]
-    pose = uv[p].copy()
-    mix = np.cumsum(cfg.false_people_mix) / max(sum(cfg.false_people_mix), 1e-12)
-    kind = int((rng.random() > mix[:-1]).sum())
+    pose = uv[p]
+    kind = int((rng.random() > mix_cum[:-1]).sum())
     if kind == 0:  # background: the pose shape somewhere else, rescaled
         centre = pose[chosen].mean(0)
         target = rng.uniform([0, 0], image_size - 1)
@@ -909,14 +1006,16 @@ def _false_person(uv: np.ndarray, in_image: np.ndarray, person_size: np.ndarray,
     else:  # on the person: a displaced fragment / duplicate
         pose = pose + rng.normal(0, 0.05 * size, 2)
     pose = pose + rng.normal(0, 0.02 * size, (J, 2))
-    inside = np.all((pose >= -0.5) & (pose <= image_size - 0.5), axis=-1)
     use = np.zeros(J, dtype=bool)
     use[chosen] = True
-    use &= inside
+    use &= ((pose >= -0.5) & (pose <= image_size - 0.5)).all(-1)
     if use.sum() < 3:
         return None
     score = np.interp(rng.random(J), SCORE_LEVELS, cfg.score_false_person)
-    return np.concatenate([np.where(use[:, None], pose, 0.0), np.where(use, score, 0.0)[:, None]], -1)
+    out = np.zeros((J, 3))
+    out[use, :2] = pose[use]
+    out[use, 2] = score[use]
+    return out
 
 
 __all__ = ["NoiseConfig", "SimulationTrace", "JointStatus", "simulate_detections", "occlusion_masks", "per_joint",
