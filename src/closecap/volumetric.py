@@ -1,0 +1,203 @@
+"""Inference of the conditional volumetric network: 2D detections + rig + checkpoint -> tracked 3D people.
+
+Per frame (all people of the frame in one forward pass):
+
+1. 2D heatmaps of every view from the detected keypoints (:func:`closecap.volumes.render_rig_heatmaps`,
+   the stride and sigma the model was trained with);
+2. person centres from the geometric baseline (:func:`closecap.centers.estimate_centers`; last frame's
+   people are proposals too) and online identities (:class:`closecap.track.Tracker` on those rough people);
+3. a cube per person around its centre: unprojected heatmaps, anchors (own centre / others' centres);
+4. HEM -> sigmoid -> **temporal filter**: for a person whose track was seen in the last
+   ``max_prior_gap_frames`` frames, the heatmap of joint ``j`` is zeroed farther than ``temporal_radius_m``
+   from that track's last estimate of ``j`` (a new or lost track gets no mask) -> KLM -> soft-argmax;
+5. per-joint confidence = HEM's (masked) heatmap at the estimated joint.
+
+Over the clip, :func:`closecap.track.track_people` cleans and smooths the tracks (it re-links the
+per-frame people by the same Hungarian matching, now on the network's joints).
+
+Example:
+    >>> from closecap.cameras import ring_rig
+    >>> from closecap.model import ModelConfig, VolumetricNet
+    >>> from closecap.volumes import VoxelGrid
+    >>> rig = ring_rig(3, width=320, height=240, focal_px=250.0)
+    >>> person = np.random.default_rng(0).normal(size=(17, 3)) * 0.2 + [0.0, 0.0, 1.0]
+    >>> uv, _ = rig.project(person)
+    >>> frame = tuple(np.concatenate([uv[v], np.ones((17, 1))], -1)[None] for v in range(3))
+    >>> det = Detections2D(rig.names, (0, 1, 2), (frame,) * 3)
+    >>> model = VolumetricNet(ModelConfig(grid=VoxelGrid(2.0, 8), widths=(4, 8))).eval()
+    >>> config = VolumetricConfig(track=TrackConfig(min_track_len=1, smoothing="none"))
+    >>> reconstruct_volumetric(det, rig, model, config).joints.shape
+    (3, 1, 17, 3)
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+import torch
+
+from closecap.baseline import BaselineConfig
+from closecap.cameras import Rig
+from closecap.centers import anchor_volumes, estimate_centers
+from closecap.config import Config
+from closecap.errors import InputError
+from closecap.model import VolumetricNet
+from closecap.poses import Detections2D, Poses3D
+from closecap.track import TrackConfig, Tracker, track_people
+from closecap.volumes import distance_mask, render_rig_heatmaps, rig_tensors, sample_volume, unproject_heatmaps
+
+
+@dataclass(frozen=True)
+class VolumetricConfig(Config):
+    """Settings of :func:`reconstruct_volumetric` (the network's own settings come with its checkpoint)."""
+
+    baseline: BaselineConfig = field(default_factory=BaselineConfig)
+    """The geometric association that gives the person centres (thresholds, RANSAC)."""
+    track: TrackConfig = field(default_factory=TrackConfig)
+    """Identities, cleaning and smoothing over the clip (also the online centre tracker's gate)."""
+    temporal_filter: bool = True
+    """Suppress HEM responses far from the track's previous joints before KLM (the paper's temporal filter)."""
+    temporal_radius_m: float = 0.3
+    """Responses farther than this from the previous estimate of the same joint are zeroed, metres.
+    Raise for fast motion or low frame rates (the joint must move less than this between frames)."""
+    max_prior_gap_frames: int = 1
+    """A track's previous joints mask the heatmaps only if it was seen within this many frames."""
+    min_confidence: float = 0.0
+    """Joints whose confidence (HEM heatmap at the joint, 0..1) is below this are returned as NaN."""
+    device: str = "cpu"
+    """``cpu``, ``cuda`` or ``auto``."""
+
+    def __post_init__(self) -> None:
+        if not self.temporal_radius_m > 0:
+            raise InputError(None, "VolumetricConfig.temporal_radius_m", f"must be > 0, got {self.temporal_radius_m}")
+        if int(self.max_prior_gap_frames) < 1:
+            raise InputError(None, "VolumetricConfig.max_prior_gap_frames", f"must be >= 1, got {self.max_prior_gap_frames}")
+        if not 0.0 <= self.min_confidence <= 1.0:
+            raise InputError(None, "VolumetricConfig.min_confidence", f"must be in [0, 1], got {self.min_confidence}")
+
+
+@dataclass(frozen=True)
+class FramePeople:
+    """One frame's people: ``ids (P,)`` online track ids, ``joints_world (P, J, 3)`` metres (NaN = absent),
+    ``confidence (P, J)`` in [0, 1], ``centers_world (P, 3)`` metres (the cube centres)."""
+
+    ids: np.ndarray
+    joints_world: np.ndarray
+    confidence: np.ndarray
+    centers_world: np.ndarray
+
+
+class VolumetricReconstructor:
+    """Streaming, frame-by-frame inference (holds the online tracks used by the temporal filter).
+
+    Example:
+        >>> from closecap.cameras import ring_rig
+        >>> from closecap.model import ModelConfig, VolumetricNet
+        >>> from closecap.volumes import VoxelGrid
+        >>> rig = ring_rig(3, width=320, height=240, focal_px=250.0)
+        >>> runner = VolumetricReconstructor(VolumetricNet(ModelConfig(grid=VoxelGrid(2.0, 8), widths=(4, 8))), rig)
+        >>> runner.step([np.zeros((0, 17, 3))] * 3).joints_world.shape
+        (0, 17, 3)
+    """
+
+    def __init__(self, model: VolumetricNet, rig: Rig, config: VolumetricConfig = VolumetricConfig()) -> None:
+        from closecap.train import resolve_device
+
+        self.device = resolve_device(config.device)
+        self.model = model.to(self.device).eval()
+        self.rig = rig
+        self.config = config
+        self._rig_torch = rig_tensors(rig, device=self.device)
+        self._tracker = Tracker(config.track)
+        self._last: dict[int, tuple[int, np.ndarray]] = {}  # track id -> (frame index, joints (J, 3))
+        self._previous_world: np.ndarray | None = None  # (P, J, 3) last frame's people, baseline proposals
+        self._frame = 0
+
+    def step(self, keypoints: Sequence[np.ndarray]) -> FramePeople:
+        """Reconstruct one frame.
+
+        Args:
+            keypoints: ``V`` arrays ``(P_v, J, 3)`` ``u_px, v_px, score`` (raw image pixels), in the rig's order.
+
+        Returns:
+            :class:`FramePeople`.
+        """
+        mc = self.model.config
+        J = mc.num_joints
+        if len(keypoints) != len(self.rig):
+            raise InputError(None, "keypoints", f"expected {len(self.rig)} views (one per camera), got {len(keypoints)}")
+        frame = self._frame
+        self._frame += 1
+        centers, rough = estimate_centers(keypoints, self.rig, self.config.baseline, self._previous_world)
+        keep = np.isfinite(centers).all(-1)
+        centers, rough = centers[keep], rough[keep]
+        ids = self._tracker.update(rough)  # (P,)
+        P = len(centers)
+        if P == 0:
+            self._previous_world = None
+            return FramePeople(np.zeros(0, np.int64), np.zeros((0, J, 3)), np.zeros((0, J)), np.zeros((0, 3)))
+        heatmaps = torch.from_numpy(render_rig_heatmaps(keypoints, self.rig.image_sizes, mc.stride, mc.heatmap_sigma_px))
+        centers_t = torch.tensor(centers, dtype=torch.float32, device=self.device)
+        prior = np.full((P, J, 3), np.nan)
+        if self.config.temporal_filter:
+            for i, pid in enumerate(ids.tolist()):  # loop over people only
+                seen = self._last.get(pid)
+                if seen is not None and frame - seen[0] <= self.config.max_prior_gap_frames:
+                    prior[i] = seen[1]
+        with torch.inference_mode():
+            unprojected = unproject_heatmaps(heatmaps.to(self.device), **self._rig_torch, stride=mc.stride,
+                                             centers_world=centers_t, grid=mc.grid)
+            anchors = None if mc.unconditional else anchor_volumes(centers_t, mc.grid, mc.anchor_sigma_m)
+            mask = None
+            if np.isfinite(prior).all(-1).any():
+                mask = distance_mask(torch.tensor(prior, dtype=torch.float32, device=self.device), centers_t, mc.grid,
+                                     self.config.temporal_radius_m)
+            out = self.model(unprojected, anchors, centers_t, mask)
+            confidence = sample_volume(out.heatmaps, out.joints_world, centers_t, mc.grid).clamp(0.0, 1.0)
+        joints = out.joints_world.double().cpu().numpy()  # (P, J, 3)
+        confidence = confidence.double().cpu().numpy()  # (P, J)
+        low = confidence < self.config.min_confidence
+        joints = np.where(low[..., None], np.nan, joints)
+        confidence = np.where(low, 0.0, confidence)
+        for i, pid in enumerate(ids.tolist()):
+            self._last[pid] = (frame, joints[i])
+        self._previous_world = joints
+        return FramePeople(ids, joints, confidence, centers)
+
+
+def reconstruct_volumetric(detections: Detections2D, rig: Rig, model: VolumetricNet | str | Path,
+                           config: VolumetricConfig = VolumetricConfig(), progress: bool = False) -> Poses3D:
+    """3D people of a clip with the conditional volumetric network.
+
+    Args:
+        detections: 2D people per frame and view (views matched to ``rig`` by camera name).
+        rig: calibrated cameras containing every camera of ``detections``.
+        model: a :class:`~closecap.model.VolumetricNet` or a checkpoint path (:func:`closecap.train.load_model`).
+        config: see :class:`VolumetricConfig`.
+        progress: show a progress bar over frames.
+
+    Returns:
+        :class:`~closecap.poses.Poses3D` ``(T, P, J, 3)`` metres with track ids, cleaned and smoothed per
+        ``config.track``.
+    """
+    if not isinstance(model, VolumetricNet):
+        from closecap.train import load_model
+
+        model, _ = load_model(model, device="cpu")
+    missing = [n for n in detections.camera_names if n not in rig.names]
+    if missing:
+        raise InputError(None, "cameras", f"keypoints for cameras {missing} that are not in the calibration")
+    rig = rig.subset(detections.camera_names)
+    runner = VolumetricReconstructor(model, rig, config)
+    frames_iter = detections.keypoints
+    if progress:
+        from tqdm import tqdm
+
+        frames_iter = tqdm(frames_iter, desc="volumetric", unit="frame")
+    per_frame = []
+    for views in frames_iter:
+        people = runner.step(views)
+        per_frame.append((people.joints_world, people.confidence))
+    return track_people(detections.frames, per_frame, config.track, detections.joint_set)
