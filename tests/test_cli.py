@@ -140,3 +140,23 @@ def test_console_script_help_and_exit_code(tmp_path):
     done = subprocess.run([str(exe), "eval", "--pred", str(tmp_path / "a.json"), "--gt", str(tmp_path / "b.json")],
                           capture_output=True, text=True, timeout=60)
     assert done.returncode == 2 and "a.json" in done.stderr and "Traceback" not in done.stderr
+
+
+def test_train_then_volumetric_reconstruct_through_the_cli(tmp_path, capsys):
+    """A (barely) trained checkpoint goes through `closecap train` -> `reconstruct --method volumetric`."""
+    scene = tmp_path / "scene"
+    assert main(["synth", "--out", str(scene), "--people", "2", "--frames", "6", "--noise", "none", "--seed", "5"]) == 0
+    model = tmp_path / "model.pt"
+    code, out, err = run(["train", "--out", model, "--steps", "1", "--batch-size", "1"], capsys)
+    assert code == 0, err
+    assert model.exists() and (tmp_path / "model.config.json").exists()
+    args = ["reconstruct", "--calib", scene / "calibration.json", "--keypoints2d", scene / "keypoints2d",
+            "--out", tmp_path / "vol.json", "--method", "volumetric"]
+    code, _, err = run(args, capsys)
+    assert code == 2 and "closecap train" in err and not (tmp_path / "vol.json").exists()
+    code, _, err = run(args + ["--model", model], capsys)
+    assert code == 0, err
+    doc = json.loads((tmp_path / "vol.json").read_text())
+    assert doc["format"] == "closecap-3d" and len(doc["frames"]) == 6
+    code, _, err = run(args[:-2] + ["--method", "volumetric-unconditional", "--model", model], capsys)
+    assert code == 2 and "conditional" in err

@@ -67,7 +67,8 @@ def reconstruct(
     keypoints2d: Optional[Path] = typer.Option(None, "--keypoints2d", help="2D detections: OpenPose JSON folder (one sub-folder per camera) or COCO JSON per camera."),
     videos: Optional[Path] = typer.Option(None, "--videos", help="Instead of --keypoints2d: a folder with one video file or image folder per camera (built-in offline BlazePose detector; needs closecap[video])."),
     out: Path = typer.Option(..., "--out", help="Output: PRED.json (closecap-3d), PRED.npz, PRED.csv or PRED.trc (one file per person)."),
-    method: str = typer.Option("baseline", help="Reconstruction method: baseline."),
+    method: str = typer.Option("baseline", help="Reconstruction method: baseline, volumetric or volumetric-unconditional (need --model)."),
+    model: Optional[Path] = typer.Option(None, "--model", help="Checkpoint of `closecap train` for the volumetric methods."),
     smoothing: str = typer.Option("offline", help="Temporal smoothing: offline (zero-phase), online (one-euro) or none."),
     fps: Optional[float] = typer.Option(None, help="Frame rate of the recording, for the temporal filters (default: the videos' rate, else 30)."),
     camera_type: Optional[str] = typer.Option(None, help="Panoptic calibrations: keep only cameras of this type (e.g. hd)."),
@@ -85,7 +86,7 @@ def reconstruct(
     cfg = load_config(ReconstructConfig, config) if config else ReconstructConfig()
     if (keypoints2d is None) == (videos is None):
         raise InputError(None, "--keypoints2d/--videos", "give exactly one of --keypoints2d DIR or --videos DIR")
-    cfg = cfg.replace(method=method, baseline=cfg.baseline.replace(
+    cfg = cfg.replace(method=method, model_path=str(model) if model else cfg.model_path, baseline=cfg.baseline.replace(
         track=cfg.baseline.track.replace(smoothing=smoothing, fps=fps or cfg.baseline.track.fps)))
     if videos is not None:
         from closecap.video_pipeline import reconstruct_videos
@@ -153,6 +154,41 @@ def synth(
     files = run_synth(out, calib=calib, people=_parse_range(people, "--people"), frames=frames, seed=seed,
                       noise=noise, split=split, camera_type=camera_type)
     typer.echo(f"wrote scene {files.root}")
+
+
+@app.command()
+def train(
+    out: Path = typer.Option(..., "--out", help="Checkpoint to write (MODEL.pt); MODEL.config.json is written beside it."),
+    calib: Optional[Path] = typer.Option(None, "--calib", help="The rig to train for (any calibration format); default: the demo's 5-camera ring."),
+    random_rigs: bool = typer.Option(False, help="Train across random rigs (3-10 cameras) instead, to generalise to unseen rigs."),
+    steps: int = typer.Option(2000, help="Optimisation steps."),
+    batch_size: int = typer.Option(4, help="Person cubes per step."),
+    lr: float = typer.Option(2e-3, help="Adam learning rate."),
+    seed: int = typer.Option(0, help="Seed of the synthetic data and the initialisation."),
+    unconditional: bool = typer.Option(False, help="Train the ablation without anchor volumes (VoxelPose-style)."),
+    device: str = typer.Option("auto", help="auto, cpu or cuda."),
+    resume: bool = typer.Option(False, help="Continue from --out if it exists."),
+    camera_type: Optional[str] = typer.Option(None, help="Panoptic calibrations: keep only cameras of this type (e.g. hd)."),
+) -> None:
+    """Train the conditional volumetric network for a rig on synthetic close interactions (no real image-pose pairs).
+
+    Example: closecap train --calib calib.toml --out model.pt --steps 2000
+    """
+    from closecap.pipelines import default_rig
+
+    try:
+        from closecap.train import TrainConfig
+        from closecap.train import train as run_train
+    except ImportError as err:
+        raise InputError(None, "train", f"training needs PyTorch: pip install torch==2.13.0 ({err})") from None
+    from closecap.io.calibration import load_rig
+
+    rig = load_rig(calib, camera_type=camera_type) if calib is not None else default_rig()
+    config = TrainConfig(random_rigs=random_rigs, steps=steps, batch_size=batch_size, lr=lr, seed=seed, device=device)
+    config = config.replace(model=config.model.replace(unconditional=unconditional))
+    result = run_train(config, out, rig, resume=resume, progress=True)
+    typer.echo(f"wrote {out}: {result.steps} steps, HEM loss {result.hem_loss:.3f}, KLM L1 {result.klm_loss_m * 100:.1f} cm, "
+               f"{result.seconds:.0f} s")
 
 
 @app.command()

@@ -15,7 +15,7 @@ from closecap.config import Config, save_json
 from closecap.errors import InputError
 from closecap.poses import Detections2D, Poses3D
 
-METHODS = ("baseline",)
+METHODS = ("baseline", "volumetric", "volumetric-unconditional")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -23,9 +23,13 @@ class ReconstructConfig(Config):
     """Settings of ``closecap reconstruct``."""
 
     method: str = "baseline"
-    """Reconstruction method: ``baseline`` (geometric association + robust triangulation + tracking)."""
+    """Reconstruction method: ``baseline`` (geometric association + robust triangulation + tracking), or
+    ``volumetric`` / ``volumetric-unconditional`` (the trained network of ``model_path``; the latter must be a
+    checkpoint trained with ``unconditional=True``)."""
     baseline: BaselineConfig = BaselineConfig()
     """Settings of the geometric baseline (used when ``method == "baseline"``)."""
+    model_path: str = ""
+    """Checkpoint of ``closecap train`` for the volumetric methods (required by them; there is no shipped default yet)."""
 
     def __post_init__(self) -> None:
         if self.method not in METHODS:
@@ -51,7 +55,20 @@ def reconstruct(detections: Detections2D, rig: Rig, config: ReconstructConfig = 
     sub_rig = rig.subset(detections.camera_names)
     if config.method == "baseline":
         return reconstruct_baseline(detections, sub_rig, config.baseline, progress=progress)
-    raise InputError(None, "method", f"unknown method {config.method!r}")
+    if not config.model_path:
+        raise InputError(None, "--model", f"method {config.method!r} needs a checkpoint: train one for your rig with "
+                                          "`closecap train --calib CALIB --out MODEL.pt`, then pass --model MODEL.pt")
+    try:
+        from closecap.train import load_model
+        from closecap.volumetric import VolumetricConfig, reconstruct_volumetric
+    except ImportError as err:
+        raise InputError(None, "method", f"{config.method!r} needs PyTorch: pip install torch==2.13.0 ({err})") from None
+    model, train_config = load_model(config.model_path)
+    if (config.method == "volumetric-unconditional") != bool(train_config.model.unconditional):
+        kind = "unconditional" if train_config.model.unconditional else "conditional"
+        raise InputError(config.model_path, "model.unconditional", f"this checkpoint is {kind}; it does not fit method {config.method!r}")
+    volumetric = VolumetricConfig(baseline=config.baseline, track=config.baseline.track)
+    return reconstruct_volumetric(detections, sub_rig, model, volumetric, progress=progress)
 
 
 def reconstruct_files(calib_path: str | Path, keypoints_path: str | Path, out_path: str | Path,
