@@ -73,6 +73,7 @@ def reconstruct(
     fps: Optional[float] = typer.Option(None, help="Frame rate of the recording, for the temporal filters (default: the videos' rate, else 30)."),
     camera_type: Optional[str] = typer.Option(None, help="Panoptic calibrations: keep only cameras of this type (e.g. hd)."),
     config: Optional[Path] = typer.Option(None, help="A ReconstructConfig JSON (as written next to every output) to start from."),
+    stream: bool = typer.Option(False, "--stream", help="Bounded memory for long recordings: frames read lazily, results written as they come (implied by a .jsonl --out)."),
 ) -> None:
     """Reconstruct the 3D joints of every person in every frame, from 2D keypoints or from videos.
 
@@ -88,6 +89,14 @@ def reconstruct(
         raise InputError(None, "--keypoints2d/--videos", "give exactly one of --keypoints2d DIR or --videos DIR")
     cfg = cfg.replace(method=method, model_path=str(model) if model else cfg.model_path, baseline=cfg.baseline.replace(
         track=cfg.baseline.track.replace(smoothing=smoothing, fps=fps or cfg.baseline.track.fps)))
+    if stream or out.suffix.lower() == ".jsonl":
+        from closecap.stream import reconstruct_stream
+
+        if videos is not None:
+            raise InputError(None, "--stream", "streaming reads OpenPose keypoint folders; detect the videos first")
+        summary = reconstruct_stream(calib, keypoints2d, out, cfg, camera_type=camera_type, progress=True)
+        typer.echo(f"wrote {out}: {summary.frames} frames, {summary.people} people")
+        return
     if videos is not None:
         from closecap.video_pipeline import reconstruct_videos
 
@@ -189,6 +198,24 @@ def train(
     result = run_train(config, out, rig, resume=resume, progress=True)
     typer.echo(f"wrote {out}: {result.steps} steps, HEM loss {result.hem_loss:.3f}, KLM L1 {result.klm_loss_m * 100:.1f} cm, "
                f"{result.seconds:.0f} s")
+
+
+@app.command()
+def batch(
+    manifest: Path = typer.Argument(..., help="TOML ([[recording]] tables, optional [defaults]) or CSV manifest of recordings."),
+    out: Path = typer.Option(..., "--out", help="Output folder: <name>.json, <name>.config.json, <name>.done.json, batch_summary.json."),
+    address: Optional[str] = typer.Option(None, "--address", help="An existing Ray cluster (default: a local Ray instance; serial without Ray)."),
+) -> None:
+    """Reconstruct every recording of a manifest on Ray (serially without it); finished recordings are skipped on rerun.
+
+    Example: closecap batch recordings.toml --out results/
+    """
+    from closecap.batch import run_batch
+
+    summary = run_batch(manifest, out, address=address, progress=True)
+    typer.echo(summary.table())
+    if summary.failed:
+        raise CloseCapError(f"{len(summary.failed)} of {len(summary.results)} recordings failed (see {out}/batch_summary.json)")
 
 
 @app.command()
