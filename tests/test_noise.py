@@ -6,12 +6,14 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from closecap.cameras import Camera, Rig, ring_rig
 from closecap.errors import InputError
 from closecap.skeleton import COCO17
-from closecap.synth.noise import (EFFECTS, JointStatus, NoiseConfig, occlusion_masks, per_joint,
-                                  simulate_detections)
+from closecap.synth.noise import (EFFECTS, JointStatus, NoiseConfig, head_top, occlusion_masks, peak_interference,
+                                  per_joint, simulate_detections)
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared"
 
@@ -212,7 +214,8 @@ def test_correct_joints_are_ground_truth_plus_jitter_and_bookkeeping_is_consiste
             rows, joints_ok = np.nonzero(status == JointStatus.CORRECT)
             p = src[rows]
             np.testing.assert_array_equal(sj[rows, joints_ok, 0], p)
-            expected = trace.uv_gt_px[t, v, p, joints_ok] + trace.jitter_px[t, v, p, joints_ok]
+            expected = (trace.uv_gt_px[t, v, p, joints_ok] + trace.pull_px[t, v, p, joints_ok]
+                        + trace.jitter_px[t, v, p, joints_ok])
             np.testing.assert_allclose(kp[rows, joints_ok, :2], expected, atol=1e-9)
             for person in range(2):
                 row = trace.detection_index[t, v, person]
@@ -305,12 +308,15 @@ def _three_people_close_contact() -> np.ndarray | None:
 def test_fast_paths_reproduce_the_previous_implementation_bit_for_bit(preset):
     """Pinned outputs of commit 0efb857 (before the pair-distance, Markov-scan, false-person and output-loop
     rewrites): same seed, same detections, same bookkeeping. Occlusion is off here because its head-sphere
-    test was fixed since (the pruned occlusion test is checked against brute force below)."""
+    test was fixed since (the pruned occlusion test is checked against brute force below); the jitter size and the
+    peak interference are set to that commit's model (bbox-scaled jitter, no interference): they draw no random
+    numbers, so everything else must be unchanged."""
     joints = _three_people_close_contact()
     if joints is None:
         pytest.skip("../shared/mocap is absent")
     rig = ring_rig(5, radius_m=4.0, width=1032, height=776, focal_px=1000.0)
-    cfg = (NoiseConfig() if preset == "default" else NoiseConfig.occlusion_heavy()).replace(occlusion=False)
+    cfg = (NoiseConfig() if preset == "default" else NoiseConfig.occlusion_heavy()).replace(
+        occlusion=False, jitter_body_scale=False, heatmap_sigma_frac=0.0)
     det, tr = simulate_detections(joints, rig, cfg, np.random.default_rng(123))
     kp = np.concatenate([k.reshape(-1, 3) for views in det.keypoints for k in views])
     status = np.concatenate([s.ravel() for views in tr.joint_status for s in views])
@@ -421,3 +427,107 @@ def test_body_scaled_jitter_ignores_the_pose_spread():
             jitter[body, name] = trace.jitter_px
     np.testing.assert_allclose(jitter[True, "down"], jitter[True, "spread"], rtol=0.01)  # same body and distance
     assert np.abs(jitter[False, "spread"]).mean() > 1.2 * np.abs(jitter[False, "down"]).mean()  # bbox: spread arms, more
+
+
+# ----------------------------------------------------------------------------- peak interference
+
+
+def three_view_rig() -> Rig:
+    """:func:`front_back_rig` and a camera looking down from above: people side by side along x never overlap."""
+    top = Camera.look_at("top", [0, -1.5, 5.0], [0, 0, 1.0], focal_px=900.0, width=1032, height=776)
+    return Rig(front_back_rig().cameras + (top,))
+
+
+def _two_wrists(offset_m: np.ndarray) -> np.ndarray:
+    """``(3, 2, 17, 3)``: person 0 standing at the origin, person 1 0.5 m to its left whose right wrist is moved to
+    person 0's right wrist + ``offset_m``."""
+    first, second = standing(0.0, 0.0), standing(0.5, 0.0)
+    wrist = COCO17.index("right_wrist")
+    second[wrist] = first[wrist] + offset_m
+    return static_scene(3, first, second)
+
+
+def test_wrists_1cm_apart_merge_into_one_peak_in_every_view():
+    """Two people's same-type joints 1 cm apart in 3D are near in every image: one heatmap peak, half way, that one
+    person keeps (the other loses the joint), in every view at once: triangulation cannot outvote it."""
+    rig = three_view_rig()
+    wrist = COCO17.index("right_wrist")
+    det, trace = simulate_detections(_two_wrists(np.array([0.01, 0.0, 0.0])), rig, NoiseConfig.only("peak_interference"),
+                                     np.random.default_rng(0))
+    for v in range(len(rig)):
+        lost = trace.peak_lost[0, v, :, wrist]
+        assert lost.sum() == 1  # one peak for two wrists
+        keeper = int(np.flatnonzero(~lost)[0])
+        row = trace.detection_index[0, v, keeper]
+        midpoint = trace.uv_gt_px[0, v, :, wrist].mean(0)
+        np.testing.assert_allclose(det.keypoints[0][v][row, wrist, :2], midpoint, atol=0.05)
+        lost_row = trace.detection_index[0, v, 1 - keeper]
+        assert det.keypoints[0][v][lost_row, wrist, 2] == 0  # reported missing
+        assert trace.joint_status[0][v][lost_row, wrist] == JointStatus.MISSED
+    # every other joint is untouched
+    other = np.ones(17, dtype=bool)
+    other[wrist] = False
+    assert not trace.peak_lost[..., other].any() and not np.any(trace.pull_px[..., other, :])
+
+
+def test_wrists_near_are_pulled_together_and_far_are_untouched():
+    rig = three_view_rig()
+    wrist = COCO17.index("right_wrist")
+    cfg = NoiseConfig.only("peak_interference", "scores")  # unequal amplitudes (scores): two peaks, both pulled
+    _, near = simulate_detections(_two_wrists(np.array([0.0, 0.0, 0.13])), rig, cfg, np.random.default_rng(1))
+    gap = near.uv_gt_px[:, :, 1, wrist] - near.uv_gt_px[:, :, 0, wrist]  # (T, V, 2) from person 0 to person 1
+    size = np.linalg.norm(gap, axis=-1)
+    towards0 = np.einsum("tvk,tvk->tv", near.pull_px[:, :, 0, wrist], gap) / size
+    towards1 = -np.einsum("tvk,tvk->tv", near.pull_px[:, :, 1, wrist], gap) / size
+    kept = ~near.peak_lost[:, :, :, wrist]  # a lost peak has no pull of its own
+    assert np.all((towards0 > 0.5) | ~kept[..., 0]) and np.all((towards1 > 0.5) | ~kept[..., 1])  # px, every view
+    assert np.all(towards0 < size) and np.all(towards1 < size)  # never past the other wrist
+    _, far = simulate_detections(_two_wrists(np.array([0.0, 0.0, 1.0])), rig, cfg, np.random.default_rng(1))
+    assert not np.any(far.pull_px) and not far.peak_lost.any()
+    # switched off: nothing
+    _, off = simulate_detections(_two_wrists(np.array([0.01, 0.0, 0.0])), rig, NoiseConfig.none(), np.random.default_rng(1))
+    assert not np.any(off.pull_px) and not off.peak_lost.any()
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.tuples(st.floats(-30, 30), st.floats(-30, 30), st.floats(0.2, 1.0), st.floats(6.0, 14.0)),
+                min_size=2, max_size=4))
+def test_interfered_peak_is_a_maximum_of_the_summed_heatmap(blobs):
+    """The peak returned for each blob is a stationary point of the sum of Gaussians, no lower than the heatmap at
+    the blob's own centre (ascent from it)."""
+    centres = np.array([[b[:2]] for b in blobs])  # (P, 1, 2)
+    amplitude = np.array([[b[2]] for b in blobs])  # (P, 1)
+    sigma = np.array([b[3] for b in blobs])  # (P,)
+    pull, _ = peak_interference(centres, amplitude, sigma, iterations=400)
+
+    def heat(x):  # (2,) -> value, gradient
+        r = x - centres[:, 0]
+        e = amplitude[:, 0] * np.exp(-0.5 * (r * r).sum(-1) / sigma**2)
+        return e.sum(), -(e[:, None] * r / sigma[:, None] ** 2).sum(0)
+
+    for p in range(len(blobs)):
+        peak = centres[p, 0] + pull[p, 0]
+        value, grad = heat(peak)
+        assert value >= heat(centres[p, 0])[0] - 1e-9
+        reach = (np.linalg.norm(centres[:, 0] - centres[p, 0], axis=-1) < 3.0 * np.maximum(sigma, sigma[p])).sum() > 1
+        if reach:  # interacting: at a maximum (gradient ~ 0 relative to the blob's scale)
+            assert np.linalg.norm(grad) < 1e-3 * value / sigma.min()
+        else:
+            assert not pull[p].any()
+
+
+def test_head_top_and_pose_independent_size():
+    """The top of head extends the shoulder-ear line (stats.json's person size includes it); the jitter's size does
+    not shrink when the arms come in (``jitter_body_scale``, the default) and is ~ the README size of a standing pose."""
+    person = standing()
+    np.testing.assert_allclose(head_top(person), [0.0, 0.0, 1.40 + 1.6 * 0.20], atol=1e-12)
+    rig = front_back_rig()
+    _, trace = simulate_detections(static_scene(400, person), rig, NoiseConfig.only("jitter"), np.random.default_rng(4))
+    uv, _ = rig.project(np.concatenate([person, head_top(person)[None]]))  # (V, 18, 2)
+    readme_size = np.linalg.norm(uv.max(-2) - uv.min(-2), axis=-1)  # (V,)
+    radial = np.linalg.norm(trace.jitter_px[:, :, 0], axis=-1)  # (T, V, J)
+    sigma = np.asarray(NoiseConfig().jitter_sigma_frac)
+    implied = np.median(radial / (1.1774 * sigma), axis=(0, 2))  # (V,) the size the jitter was scaled by, px
+    np.testing.assert_allclose(implied, readme_size, rtol=0.15)
+    with pytest.raises(InputError, match="heatmap_sigma_frac"):
+        NoiseConfig(heatmap_sigma_frac=-0.1)

@@ -69,13 +69,12 @@ import numpy as np
 
 from closecap.baseline import reconstruct_frame
 from closecap.cameras import Rig
-from closecap.config import Config, atomic_write_bytes, save_json
+from closecap.config import Config, atomic_output, atomic_write_bytes, save_json
 from closecap.errors import InputError
 from closecap.poses import Poses3D
 from closecap.reconstruct import ReconstructConfig
 from closecap.skeleton import COCO17
-from closecap.track import (OneEuroFilter, TrackConfig, Tracker, _neighbour_confidence, enforce_bone_lengths,
-                            fill_gaps, smooth_offline, temporal_outliers)
+from closecap.track import OneEuroFilter, TrackConfig, Tracker, clean_tracks, enforce_bone_lengths
 
 STREAM_FORMAT = "closecap-3d-lines"
 STREAM_VERSION = 1
@@ -387,18 +386,7 @@ def _clean(joints: np.ndarray, confidence: np.ndarray, config: TrackConfig,
         parts = [_clean(joints[:, k:k + group], confidence[:, k:k + group], config, group)
                  for k in range(0, joints.shape[1], group)]
         return np.concatenate([p[0] for p in parts], axis=1), np.concatenate([p[1] for p in parts], axis=1)
-    if config.smoothing == "offline" and config.outlier_window > 1:
-        outlier = temporal_outliers(joints, int(config.outlier_window), config.outlier_threshold_m)
-        joints = np.where(outlier[..., None], np.nan, joints)
-        confidence = np.where(outlier, 0.0, confidence)
-    if config.fill_gap_frames > 0:
-        filled = fill_gaps(joints, int(config.fill_gap_frames))
-        was_missing = ~np.isfinite(joints).all(-1) & np.isfinite(filled).all(-1)
-        confidence = np.where(was_missing, 0.5 * _neighbour_confidence(confidence), confidence)
-        joints = filled
-    if config.smoothing == "offline":
-        joints = smooth_offline(joints, config.fps, config.cutoff_hz, config.filter_order)
-    return joints, confidence
+    return clean_tracks(joints, confidence, config)
 
 
 def _chunks(T: int, chunk: int, margin: int) -> Iterator[tuple[int, int, int, int]]:
@@ -535,28 +523,18 @@ def stream_frames(reader, rig: Rig, work_dir: Path, out_path: Path, config: Reco
               "ids": list(range(K)), "config": run_config if run_config is not None else config.to_dict()}
     euro = OneEuroFilter(track.fps, track.min_cutoff_hz, track.beta, track.derivative_cutoff_hz) \
         if track.smoothing == "online" else None
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{out_path.name}.", suffix=".tmp", dir=out_path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as out:
-            out.write(json.dumps(header, allow_nan=False) + "\n")
-            for c0, c1, w0, w1 in _chunks(T, chunk, margin):
-                joints, confidence, cols = _window(spool, plan, w0, w1)
-                joints, confidence = _clean(joints, confidence, track)
-                joints, confidence = joints[c0 - w0:c1 - w0], confidence[c0 - w0:c1 - w0]
-                if lengths is not None and len(cols):
-                    joints = enforce_bone_lengths(joints, bones, track.bone_iterations, lengths[cols])
-                if euro is not None:
-                    joints = _online(euro, joints, cols, K)
-                for i in range(c1 - c0):
-                    out.write(_frame_line(int(frames[c0 + i]), cols, joints[i], confidence[i]) + "\n")
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp_name, 0o666 & ~umask)
-        os.replace(tmp_name, out_path)
-    except BaseException:
-        if os.path.exists(tmp_name):
-            os.unlink(tmp_name)
-        raise
+    with atomic_output(out_path, "w") as out:
+        out.write(json.dumps(header, allow_nan=False) + "\n")
+        for c0, c1, w0, w1 in _chunks(T, chunk, margin):
+            joints, confidence, cols = _window(spool, plan, w0, w1)
+            joints, confidence = _clean(joints, confidence, track)
+            joints, confidence = joints[c0 - w0:c1 - w0], confidence[c0 - w0:c1 - w0]
+            if lengths is not None and len(cols):
+                joints = enforce_bone_lengths(joints, bones, track.bone_iterations, lengths[cols])
+            if euro is not None:
+                joints = _online(euro, joints, cols, K)
+            for i in range(c1 - c0):
+                out.write(_frame_line(int(frames[c0 + i]), cols, joints[i], confidence[i]) + "\n")
     return StreamSummary(T, K, tuple(range(K)), out_path)
 
 
@@ -651,26 +629,16 @@ def jsonl_to_json(jsonl_path: str | Path, json_path: str | Path) -> Path:
 
     jsonl_path, json_path = Path(jsonl_path), Path(json_path)
     json_path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{json_path.name}.", suffix=".tmp", dir=json_path.parent)
-    try:
-        with open(jsonl_path, encoding="utf-8") as src, os.fdopen(fd, "w", encoding="utf-8") as out:
-            header = _stream_header(jsonl_path, src.readline())
-            doc = {**header, "format": POSES_FORMAT, "version": POSES_VERSION}
-            out.write(json.dumps(doc, allow_nan=False)[:-1] + ', "frames": [')
-            for n, line in enumerate(src):
-                line = line.rstrip("\n")
-                if not line:
-                    continue
-                out.write((", " if n else "") + line)
-            out.write("]}\n")
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp_name, 0o666 & ~umask)
-        os.replace(tmp_name, json_path)
-    except BaseException:
-        if os.path.exists(tmp_name):
-            os.unlink(tmp_name)
-        raise
+    with open(jsonl_path, encoding="utf-8") as src, atomic_output(json_path, "w") as out:
+        header = _stream_header(jsonl_path, src.readline())
+        doc = {**header, "format": POSES_FORMAT, "version": POSES_VERSION}
+        out.write(json.dumps(doc, allow_nan=False)[:-1] + ', "frames": [')
+        for n, line in enumerate(src):
+            line = line.rstrip("\n")
+            if not line:
+                continue
+            out.write((", " if n else "") + line)
+        out.write("]}\n")
     return json_path
 
 

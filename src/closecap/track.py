@@ -537,23 +537,41 @@ def track_people(frames: Iterable[int], people_per_frame: Sequence, config: Trac
     seen = np.isfinite(joints_all).all(-1).any(-1).sum(0)  # (P,) frames observed
     keep = seen >= max(int(config.min_track_len), 1)
     joints_all, conf_all = joints_all[:, keep], conf_all[:, keep]
-    if config.smoothing == "offline" and config.outlier_window > 1:
-        outlier = temporal_outliers(joints_all, int(config.outlier_window), config.outlier_threshold_m)
-        joints_all = np.where(outlier[..., None], np.nan, joints_all)
-        conf_all = np.where(outlier, 0.0, conf_all)
-    if config.fill_gap_frames > 0:
-        filled = fill_gaps(joints_all, int(config.fill_gap_frames))
-        was_missing = ~np.isfinite(joints_all).all(-1) & np.isfinite(filled).all(-1)  # (T, P, J)
-        conf_all = np.where(was_missing, 0.5 * _neighbour_confidence(conf_all), conf_all)
-        joints_all = filled
+    joints_all, conf_all = clean_tracks(joints_all, conf_all, config)
     if config.smoothing == "offline":
-        joints_all = smooth_offline(joints_all, config.fps, config.cutoff_hz, config.filter_order)
         if config.bone_iterations > 0 and joints_all.shape[1]:
             joints_all = enforce_bone_lengths(joints_all, joint_set.bone_indices, config.bone_iterations)
     elif config.smoothing == "online":
         joints_all = smooth_online(joints_all, config)
     return Poses3D(np.array(frames, dtype=np.int64), np.arange(int(keep.sum()), dtype=np.int64),
                    joints_all, conf_all, joint_set)
+
+
+def clean_tracks(joints: np.ndarray, confidence: np.ndarray, config: TrackConfig) -> tuple[np.ndarray, np.ndarray]:
+    """The frame-local cleaning of tracks: temporal outliers dropped, short gaps filled, offline smoothing.
+
+    Every step works per track and within a few frames, so a streaming caller can apply it to overlapping
+    windows and get the whole-clip result away from the window edges.
+
+    Args:
+        joints: ``(T, P, J, 3)`` metres (NaN = missing). confidence: ``(T, P, J)``.
+        config: outlier, gap and smoothing settings (online smoothing is not applied here).
+
+    Returns:
+        ``(T, P, J, 3)`` and ``(T, P, J)`` (confidence 0 at dropped outliers, halved neighbours at filled gaps).
+    """
+    if config.smoothing == "offline" and config.outlier_window > 1:
+        outlier = temporal_outliers(joints, int(config.outlier_window), config.outlier_threshold_m)
+        joints = np.where(outlier[..., None], np.nan, joints)
+        confidence = np.where(outlier, 0.0, confidence)
+    if config.fill_gap_frames > 0:
+        filled = fill_gaps(joints, int(config.fill_gap_frames))
+        was_missing = ~np.isfinite(joints).all(-1) & np.isfinite(filled).all(-1)  # (T, P, J)
+        confidence = np.where(was_missing, 0.5 * _neighbour_confidence(confidence), confidence)
+        joints = filled
+    if config.smoothing == "offline":
+        joints = smooth_offline(joints, config.fps, config.cutoff_hz, config.filter_order)
+    return joints, confidence
 
 
 def _neighbour_confidence(confidence: np.ndarray) -> np.ndarray:

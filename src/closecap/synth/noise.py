@@ -4,9 +4,14 @@
 and corrupts them the way OpenPose does on Shelf (numbers from ``../shared/detector-noise/stats.json``,
 copied into the defaults of :class:`NoiseConfig`, each with the stats field it comes from):
 
-* **jitter** in units of the person's image size (bbox diagonal of its projected joints), per joint,
-  as the sum of a per-track constant offset, a slowly drifting AR(1) part and a white part (matching
-  the measured lag-1/5/10 autocorrelations), with a per-track log-normal scale for the heavy tail;
+* **jitter** in units of the person's image size (stats.json's person size: the bbox diagonal of its joints,
+  top of head included, here for a typical pose: ``body_size_ratio x focal / depth x body length``, so a
+  compact pose is not detected more precisely), per joint, as the sum of a per-track constant offset, a
+  slowly drifting AR(1) part and a white part (matching the measured lag-1/5/10 autocorrelations), with a
+  per-track log-normal scale for the heavy tail;
+* **peak interference** (:func:`peak_interference`): the heatmap peaks of the same joint type of two people
+  close in a view attract each other and, closer than ~2 heatmap sigmas, merge into one peak that only one
+  of them gets; geometric, so correlated across views where the joints are close in 3D;
 * **missed joints** and **missed people** as two-state Markov chains with the measured persistence,
   their rates raised for joints hidden behind a nearer person (**occlusion**, found by casting the ray
   from each camera centre to each joint through capsules around every person's limbs, torso and head);
@@ -41,6 +46,7 @@ Example:
 from __future__ import annotations
 
 import functools
+import warnings
 from dataclasses import dataclass
 from enum import IntEnum
 from typing import Sequence
@@ -146,11 +152,18 @@ class NoiseConfig(Config):
     jitter_tail_sigma: float = 0.4
     """Sigma of the per-track log-normal scale of the jitter; 0.4 gives radial p99 / p50 = 4.06
     (synthesis_recipe.jitter_heavy_tail_ratio_p99_over_p50 = 4.057; a Gaussian gives 2.58)."""
-    jitter_body_scale: bool = False
-    """False (the fit): jitter scales with the person's image size of each frame (bbox diagonal, as stats.json measures
-    it), so a compact pose (an embrace) gets less jitter than spread arms at the same distance. True: it scales with a
-    pose-independent size instead, ``focal_px / depth x 1.05 x`` the person's body length (ankle-knee-hip-shoulder-ear,
-    median over frames; 1.05 = bbox diagonal / body length of a person standing with arms down). Not measured."""
+    jitter_body_scale: bool = True
+    """True (default): jitter scales with a pose-independent image size of the person, ``body_size_ratio x focal_px /
+    depth x`` its body length (ankle-knee-hip-shoulder-ear, median over frames), i.e. the size stats.json's person
+    size (bbox diagonal of the 14 Shelf joints, top of head included) has for the poses it was measured on. A
+    bottom-up detector (OpenPose, which stats.json measures) sees the whole image at one scale, so a compact pose
+    (an embrace) does not make it more precise. False: the bbox diagonal of each frame's projected COCO-17 joints
+    (no top of head; ~7 % smaller than stats.json's size, and ~12 % smaller again for people in contact)."""
+    body_size_ratio: float = 1.036
+    """stats.json person size / (``focal_px / depth x`` body length): median 1.036 (p10 0.90, p90 1.14) over the
+    single-person clips of ../shared/mocap in the Shelf rig, top of head estimated as in :func:`head_top`
+    (``benchmarks/noise_stats.py --size-ratio``; the salsa pairs give 1.00). Measured on our mocap, not on Shelf's
+    poses (stats.json has no depths)."""
     # --- missed joints
     joint_miss_prob: tuple[float, ...] = per_joint(_MISS)
     """(J,) stationary probability a visible, not occluded joint of a detected person is missed
@@ -184,6 +197,20 @@ class NoiseConfig(Config):
     """The ray is stopped this far before the joint, so a joint touching a body surface is not hidden by it, metres."""
     occluded_score_scale: float = 0.85
     """Score multiplier of a detected joint hidden behind another person (not measured; a mild down-weighting)."""
+    # --- peak interference (same joint type of two people close in a view)
+    heatmap_sigma_frac: float = 0.03
+    """Width (sigma) of the detector's heatmap peaks, fraction of the person's pose-independent size (see
+    ``jitter_body_scale``); 0 disables peak interference. A joint's detected peak is the local maximum, reached from
+    its own position, of the sum of the Gaussians (this width, amplitude = the joint's score) of every person's joint of
+    the same type in that view: within ~2 sigma of each other two people's peaks are pulled together, closer they
+    merge into one peak (see ``peak_merge_frac``). Geometric, hence correlated across views when the joints are close
+    in 3D. Not measured (stats.json keeps no sub-gross errors by neighbour distance): OpenPose trains with sigma 7 px
+    at a 368 px high input, i.e. 7 x 776 / 368 = 14.8 px on Shelf's images = 0.029 x its median person size 514 px;
+    HRNet (sigma 2 of a 64 px heatmap over a crop 1.25 x the person's height) gives ~0.037."""
+    peak_merge_frac: float = 0.25
+    """Two people's peaks whose maxima end closer than this x sigma are one heatmap peak: the person whose joint has the
+    higher score keeps it, the other loses that joint (a bottom-up detector gives each peak to one person), recorded
+    as MISSED and in ``SimulationTrace.peak_lost``."""
     # --- gross errors
     gross_prob: tuple[float, ...] = per_joint(_GROSS)
     """(J,) stationary gross-error rate among detected joints, all joints (synthesis_recipe.gross_error_prob.<group>)."""
@@ -265,6 +292,11 @@ class NoiseConfig(Config):
                         ("false_people_mix", 3)):
             if len(getattr(self, name)) != n:
                 raise InputError(None, f"NoiseConfig.{name}", f"expected {n} values, got {len(getattr(self, name))}")
+        for name in ("heatmap_sigma_frac", "peak_merge_frac", "jitter_sigma_px", "jitter_scale"):
+            if not getattr(self, name) >= 0.0:
+                raise InputError(None, f"NoiseConfig.{name}", f"must be >= 0, got {getattr(self, name)}")
+        if not self.body_size_ratio > 0.0:
+            raise InputError(None, "NoiseConfig.body_size_ratio", f"must be > 0, got {self.body_size_ratio}")
         for name in ("joint_miss_persist", "person_miss_persist", "gross_persist", "swap_persist", "merge_persist",
                      "jitter_ar1", "score_persist", "jitter_track_share", "jitter_white_share"):
             if not 0.0 <= getattr(self, name) <= 1.0:
@@ -339,6 +371,7 @@ _EFFECTS: dict[str, tuple[tuple[str, object], ...]] = {
     "scores": (("score_correct", _ONES), ("score_swap", _ONES), ("score_other_person", _ONES),
                ("score_own_other_joint", _ONES), ("score_elsewhere", _ONES), ("score_false_person", _ONES)),
     "shuffle": (("shuffle_people", False),),
+    "peak_interference": (("heatmap_sigma_frac", 0.0),),
 }
 #: Names of the switchable effects of :meth:`NoiseConfig.only`.
 EFFECTS: tuple[str, ...] = tuple(_EFFECTS)
@@ -518,6 +551,10 @@ class SimulationTrace:
         source_joint: ``T`` tuples of ``V`` arrays ``(P_v, J, 2)`` int: (person, joint) whose position each detected joint
             was taken from (-1 = none / elsewhere / false person).
         joint_status: ``T`` tuples of ``V`` arrays ``(P_v, J)`` int8 :class:`JointStatus` of each detected joint.
+        pull_px: ``(T, V, P, J, 2)`` displacement of each joint's heatmap peak by the peaks of other people's joints of
+            the same type (peak interference), px; zeros when it is off.
+        peak_lost: ``(T, V, P, J)`` bool, the joint's peak merged with another person's and went to that person (the
+            joint is reported MISSED).
     """
 
     uv_gt_px: np.ndarray
@@ -534,6 +571,8 @@ class SimulationTrace:
     source_person: tuple[tuple[np.ndarray, ...], ...]
     source_joint: tuple[tuple[np.ndarray, ...], ...]
     joint_status: tuple[tuple[np.ndarray, ...], ...]
+    pull_px: np.ndarray | None = None
+    peak_lost: np.ndarray | None = None
 
 
 # ----------------------------------------------------------------------------- helpers
@@ -630,23 +669,46 @@ _MERGE_LIMBS = (("left_elbow", "left_wrist"), ("right_elbow", "right_wrist"), ("
 
 
 _BODY_CHAINS = tuple(tuple(f"{side}_{name}" for name in ("ankle", "knee", "hip", "shoulder", "ear")) for side in ("left", "right"))
+#: Top of head = shoulder mid-point + this x (ear mid-point - shoulder mid-point): Shelf's ground truth puts the top of
+#: head 0.28-0.39 m from the shoulder mid-point (../shared/datasets/shelf/actorsGT.mat, 2 actors x 3 frames), the CMU
+#: library's ear mid-point is a median 0.21 m from it.
+HEAD_TOP_RATIO = 1.6
 
 
-def _body_size_px(joints_world: np.ndarray, depth: np.ndarray, front: np.ndarray, rig: Rig) -> np.ndarray:
-    """Pose-independent image size ``(T, V, P, 1)`` px: ``focal_px / median joint depth x 1.05 x body length``.
+def head_top(joints_world: np.ndarray) -> np.ndarray:
+    """Estimated top of head ``(..., 3)`` of COCO-17 people ``(..., 17, 3)`` (any units; NaN propagates).
+
+    COCO-17 has no head top; stats.json's person size (bbox of the 14 Shelf joints) includes it. It lies on the line
+    from the shoulder mid-point through the ear mid-point, :data:`HEAD_TOP_RATIO` times as far.
+
+    Example:
+        >>> body = np.zeros((17, 3)); body[COCO17.indices(("left_shoulder", "right_shoulder")), 2] = 1.40
+        >>> body[COCO17.indices(("left_ear", "right_ear")), 2] = 1.60
+        >>> round(float(head_top(body)[2]), 3)
+        1.72
+    """
+    joints_world = np.asarray(joints_world, dtype=float)
+    shoulders = joints_world[..., COCO17.indices(("left_shoulder", "right_shoulder")), :].mean(-2)
+    ears = joints_world[..., COCO17.indices(("left_ear", "right_ear")), :].mean(-2)
+    return shoulders + HEAD_TOP_RATIO * (ears - shoulders)
+
+
+def _body_size_px(joints_world: np.ndarray, depth: np.ndarray, front: np.ndarray, rig: Rig, ratio: float) -> np.ndarray:
+    """Pose-independent image size ``(T, V, P)`` px: ``ratio x focal_px / median joint depth x body length``.
 
     ``joints_world (T, P, J, 3)`` m, ``depth (T, V, P, J)`` m, ``front (T, V, P, J)``. Body length = ankle-knee-hip-
-    shoulder-ear, mean of both sides, median over frames (m); 0 where unknown.
+    shoulder-ear, mean of both sides, median over frames (m). NaN where unknown.
     """
     chains = []
     for names in _BODY_CHAINS:
         idx = COCO17.indices(names)
         chains.append(np.linalg.norm(np.diff(joints_world[:, :, idx], axis=2), axis=-1).sum(-1))  # (T, P)
-    with np.errstate(all="ignore"):
-        body_m = np.nan_to_num(np.nanmedian(np.nanmean(np.stack(chains), axis=0), axis=0))  # (P,)
+    with np.errstate(all="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN slices: unknown, handled by the caller
+        body_m = np.nanmedian(np.nanmean(np.stack(chains), axis=0), axis=0)  # (P,)
         person_depth = np.nanmedian(np.where(front, depth, np.nan), axis=-1)  # (T, V, P)
-        size = rig.K[:, 0, 0][None, :, None] * 1.05 * body_m[None, None, :] / person_depth
-    return np.nan_to_num(size, nan=0.0, posinf=0.0)[..., None]
+        size = rig.K[:, 0, 0][None, :, None] * ratio * body_m[None, None, :] / person_depth
+    return np.where(np.isfinite(size) & (size > 0), size, np.nan)
 
 
 def _person_size(uv: np.ndarray, valid: np.ndarray) -> np.ndarray:
@@ -720,6 +782,13 @@ def simulate_detections(joints_world: np.ndarray, rig: Rig, config: NoiseConfig,
         occluded = np.zeros((T, V, P, J), dtype=bool)
         self_occluded = np.zeros((T, V, P, J), dtype=bool)
 
+    # pose-independent size of each person in each view (what the detector's precision scales with), px
+    if cfg.jitter_body_scale or cfg.heatmap_sigma_frac > 0:
+        body_size = _body_size_px(joints_world, depth, front, rig, cfg.body_size_ratio)  # (T, V, P)
+        body_size = np.where(np.isfinite(body_size), body_size, np.nan_to_num(person_size))  # unknown body: the bbox
+    else:
+        body_size = np.nan_to_num(person_size)
+
     # ---- jitter (T, V, P, J, 2) px
     sigma_j = np.asarray(cfg.jitter_sigma_frac) * cfg.jitter_scale  # (J,)
     jitter = np.zeros((T, V, P, J, 2))
@@ -732,7 +801,7 @@ def simulate_detections(joints_world: np.ndarray, rig: Rig, config: NoiseConfig,
         unit = (np.sqrt(cfg.jitter_track_share) * rng.standard_normal(track)[None]
                 + np.sqrt(share_ar) * _ar1_unit(rng, cfg.jitter_ar1, (T,) + track)
                 + np.sqrt(share_white) * rng.standard_normal((T,) + track))  # (T, V, P, J, 2)
-        size_j = _body_size_px(joints_world, depth, front, rig) if cfg.jitter_body_scale else size0  # (T, V, P, 1)
+        size_j = body_size[..., None] if cfg.jitter_body_scale else size0  # (T, V, P, 1)
         jitter = unit * scale * sigma_j[:, None] * size_j[..., None]
     if cfg.jitter_sigma_px > 0:
         jitter = jitter + cfg.jitter_sigma_px * rng.standard_normal((T, V, P, J, 2))
@@ -818,6 +887,17 @@ def simulate_detections(joints_world: np.ndarray, rig: Rig, config: NoiseConfig,
     # ---- scores: persistent latent rank per joint
     rank = ndtr(_ar1_unit(rng, cfg.score_persist, (T, V, P, J)))  # (T, V, P, J) uniform
 
+    # ---- peak interference: same-type joints of two people near each other in a view share a heatmap blob
+    pull = np.zeros((T, V, P, J, 2))
+    peak_lost = np.zeros((T, V, P, J), dtype=bool)
+    if cfg.heatmap_sigma_frac > 0 and P > 1:
+        amplitude = np.interp(rank, SCORE_LEVELS, cfg.score_correct) * np.where(occluded, cfg.occluded_score_scale, 1.0)
+        has_peak = in_image & ~joint_missed  # (T, V, P, J) a missed joint has no peak to interfere with
+        sigma_px = cfg.heatmap_sigma_frac * body_size  # (T, V, P)
+        # ties (equal scores, e.g. with the "scores" effect off) are broken by the persistent latent rank
+        pull, peak_lost = peak_interference(uv, np.where(has_peak, amplitude + 1e-6 * rank, 0.0), sigma_px,
+                                            cfg.peak_merge_frac)
+
     # ---- compose the dense detections of every ground-truth person
     status = np.where(in_image, int(JointStatus.CORRECT), np.where(front, int(JointStatus.OUT_OF_IMAGE),
                                                                      int(JointStatus.ABSENT))).astype(np.int8)
@@ -825,7 +905,7 @@ def simulate_detections(joints_world: np.ndarray, rig: Rig, config: NoiseConfig,
         status = np.where(front, int(JointStatus.CORRECT), int(JointStatus.ABSENT)).astype(np.int8)
     src_person = np.broadcast_to(p_idx, (T, V, P, J)).copy()
     src_joint = np.broadcast_to(j_idx, (T, V, P, J)).copy()
-    det_uv = uv + jitter
+    det_uv = uv + pull + jitter
     gross_live = (gross_cat > 0) & (status == JointStatus.CORRECT)
     # swap: own mirror joint
     swap = gross_live & (gross_cat == 1)
@@ -863,8 +943,9 @@ def simulate_detections(joints_world: np.ndarray, rig: Rig, config: NoiseConfig,
         if sel.any():
             score[sel] = np.interp(rank[sel], SCORE_LEVELS, table)
     score = np.where(occluded, score * cfg.occluded_score_scale, score)
-    # joint misses
-    missed = joint_missed & (status >= JointStatus.CORRECT)
+    # joint misses: the detector's own, and peaks lost to another person's of the same type
+    peak_lost &= status == JointStatus.CORRECT
+    missed = (joint_missed | peak_lost) & (status >= JointStatus.CORRECT)
     status = np.where(missed, int(JointStatus.MISSED), status).astype(np.int8)
     # whole-limb swaps and person mirrors: permute joints (positions, scores, bookkeeping together)
     perm = np.broadcast_to(np.arange(J), (T, V, P, J)).copy()
@@ -950,9 +1031,93 @@ def simulate_detections(joints_world: np.ndarray, rig: Rig, config: NoiseConfig,
         uv_gt_px=uv_gt, in_image=in_image, occluded=occluded, self_occluded=self_occluded, person_size_px=person_size,
         jitter_px=jitter, person_missed=person_missed & person_present, mirrored=mirrored, limb_swapped=limb_swapped,
         merged_with=merged_with, detection_index=detection_index, source_person=tuple(out_src),
-        source_joint=tuple(out_joint), joint_status=tuple(out_status),
+        source_joint=tuple(out_joint), joint_status=tuple(out_status), pull_px=pull, peak_lost=peak_lost,
     )
     return detections, trace
+
+
+def peak_interference(uv_px: np.ndarray, amplitude: np.ndarray, sigma_px: np.ndarray, merge_frac: float = 0.25,
+                      iterations: int = 40, reach_sigmas: float = 3.0) -> tuple[np.ndarray, np.ndarray]:
+    """Where a heatmap detector puts the peaks of same-type joints of several people in one image.
+
+    Each person ``p``'s joint ``j`` is a Gaussian blob of amplitude ``a_pj`` and width ``sigma_p`` centred on its true
+    projection; the heatmap of joint type ``j`` is their sum. The detected peak of ``(p, j)`` is the local maximum
+    reached from its own position by fixed-point (mean-shift) ascent,
+    ``x <- sum_q w_q c_q / sum_q w_q``, ``w_q = a_qj / sigma_q^2 exp(-|x - c_q|^2 / (2 sigma_q^2))``. Two equal
+    blobs closer than ``2 sigma`` have one maximum (half way); a little further apart each maximum is pulled
+    towards the other. Maxima ending within ``merge_frac x sigma`` of each other are one peak: the person with the
+    larger amplitude keeps it, the others lose it.
+
+    Args:
+        uv_px: ``(..., P, J, 2)`` true projections, px.
+        amplitude: ``(..., P, J)`` blob amplitudes (scores); 0 = no blob (missing, out of image).
+        sigma_px: ``(..., P)`` blob width of each person, px.
+        merge_frac: maxima closer than this x sigma are one peak.
+        iterations: ascent steps (ample: it converges geometrically except right at the split distance).
+        reach_sigmas: only blobs within this many sigmas of each other interact.
+
+    Returns:
+        ``pull (..., P, J, 2)`` px (peak minus true projection; 0 where no blob) and ``lost (..., P, J)`` bool.
+
+    Example:
+        >>> uv = np.array([[[0.0, 0.0]], [[10.0, 0.0]]])          # (P=2, J=1, 2): two wrists 10 px apart
+        >>> pull, lost = peak_interference(uv, np.array([[1.0], [0.9]]), np.array([10.0, 10.0]))
+        >>> pull[:, 0].round(1).tolist(), lost[:, 0].tolist()    # one blob, near the stronger wrist; it keeps it
+        ([[4.6, 0.0], [-5.4, 0.0]], [False, True])
+        >>> pull, lost = peak_interference(uv * 5, np.array([[1.0], [0.9]]), np.array([10.0, 10.0]))
+        >>> bool(np.abs(pull).max() < 0.5), bool(lost.any())     # 50 px apart: two clean peaks
+        (True, False)
+    """
+    uv_px = np.asarray(uv_px, dtype=float)
+    amplitude = np.asarray(amplitude, dtype=float)
+    sigma_px = np.asarray(sigma_px, dtype=float)
+    P, J = uv_px.shape[-3:-1]
+    pull = np.zeros(uv_px.shape)
+    lost = np.zeros(amplitude.shape, dtype=bool)
+    if P < 2:
+        return pull, lost
+    flat_uv = uv_px.reshape(-1, P, J, 2)  # (N, P, J, 2), N = images
+    flat_a = np.where(amplitude > 0, amplitude, 0.0).reshape(-1, P, J)  # (N, P, J)
+    flat_s = np.maximum(np.broadcast_to(sigma_px[..., None], amplitude.shape).reshape(-1, P, J), 1e-9)  # (N, P, J)
+    # candidate (image, joint type): two people's blobs of that type within reach of each other
+    pa, pb = np.triu_indices(P, 1)  # (K,) each
+    gap = flat_uv[:, pa] - flat_uv[:, pb]  # (N, K, J, 2)
+    reach = reach_sigmas * np.maximum(flat_s[:, pa], flat_s[:, pb])  # (N, K, J)
+    near = (gap[..., 0] ** 2 + gap[..., 1] ** 2 < reach * reach) & (flat_a[:, pa] > 0) & (flat_a[:, pb] > 0)
+    cand = np.zeros(flat_a.shape, dtype=bool)  # (N, P, J) blobs with another within reach
+    for k in range(len(pa)):
+        cand[:, pa[k]] |= near[:, k]
+        cand[:, pb[k]] |= near[:, k]
+    n_img, j_img = np.nonzero(near.any(1))  # (I,) images x joint types that interfere
+    if n_img.size == 0:
+        return pull, lost
+    centres = flat_uv[n_img, :, j_img]  # (I, Q, 2) every person's blob of that type
+    amp = flat_a[n_img, :, j_img]  # (I, Q)
+    inv_var = 1.0 / flat_s[n_img, :, j_img] ** 2  # (I, Q)
+    weight0 = amp * inv_var
+    # ascend from every blob of those images at once: x (I, P, 2)
+    x = centres.copy()
+    active = np.arange(len(n_img))  # images still moving (most settle in a few steps)
+    for _ in range(iterations):
+        c, iv, w0, xa = centres[active], inv_var[active], weight0[active], x[active]
+        r2 = ((xa[:, :, None, :] - c[:, None, :, :]) ** 2).sum(-1)  # (A, P, Q)
+        w = w0[:, None, :] * np.exp(-0.5 * r2 * iv[:, None, :])
+        x_new = np.einsum("ipq,iqk->ipk", w, c) / np.maximum(w.sum(-1), 1e-300)[..., None]
+        x[active] = x_new
+        active = active[np.abs(x_new - xa).max((1, 2)) > 1e-4]
+        if active.size == 0:
+            break
+    # maxima that coincide are one peak: the larger amplitude keeps it
+    gap2 = ((x[:, :, None, :] - x[:, None, :, :]) ** 2).sum(-1)  # (I, P, Q)
+    tol = merge_frac / np.sqrt(np.maximum(inv_var[:, :, None], inv_var[:, None, :]))  # merge_frac x the smaller sigma
+    same = (gap2 < tol * tol) & (amp[:, :, None] > 0) & (amp[:, None, :] > 0)
+    lost_img = (same & (amp[:, None, :] > amp[:, :, None])).any(-1)  # (I, P)
+    has = cand[n_img, :, j_img]  # (I, P) only blobs with a neighbour in reach move
+    flat_pull = np.zeros(flat_uv.shape)
+    flat_pull[n_img, :, j_img] = np.where(has[..., None], x - centres, 0.0)
+    flat_lost = np.zeros(flat_a.shape, dtype=bool)
+    flat_lost[n_img, :, j_img] = lost_img & has
+    return flat_pull.reshape(uv_px.shape), flat_lost.reshape(amplitude.shape)
 
 
 def _gross_chain(pi: np.ndarray, p_stay: float, u: np.ndarray, new_cat: np.ndarray, possible_new: np.ndarray,
@@ -1019,4 +1184,4 @@ def _false_person(uv: np.ndarray, in_image: np.ndarray, person_size: np.ndarray,
 
 
 __all__ = ["NoiseConfig", "SimulationTrace", "JointStatus", "simulate_detections", "occlusion_masks", "per_joint",
-           "GROUPS", "JOINT_GROUP", "EFFECTS", "SCORE_LEVELS"]
+           "peak_interference", "head_top", "HEAD_TOP_RATIO", "GROUPS", "JOINT_GROUP", "EFFECTS", "SCORE_LEVELS"]
