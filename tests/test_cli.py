@@ -160,3 +160,26 @@ def test_train_then_volumetric_reconstruct_through_the_cli(tmp_path, capsys):
     assert doc["format"] == "closecap-3d" and len(doc["frames"]) == 6
     code, _, err = run(args[:-2] + ["--method", "volumetric-unconditional", "--model", model], capsys)
     assert code == 2 and "conditional" in err
+
+
+def test_report_overlay_and_export_commands(exact_scene, tmp_path, capsys):
+    pred = tmp_path / "pred.json"
+    assert run(["reconstruct", "--calib", exact_scene / "calibration.json", "--keypoints2d", exact_scene / "keypoints2d",
+                "--out", pred], capsys)[0] == 0
+    code, _, err = run(["overlay", "--calib", exact_scene / "calibration.json", "--pred", pred,
+                        "--keypoints2d", exact_scene / "keypoints2d", "--out", tmp_path / "ov"], capsys)
+    assert code == 0, err
+    import cv2
+
+    mp4s = sorted((tmp_path / "ov").glob("*.mp4"))
+    assert len(mp4s) == 5 and len(list((tmp_path / "ov").glob("*.png"))) == 5
+    assert int(cv2.VideoCapture(str(mp4s[0])).get(cv2.CAP_PROP_FRAME_COUNT)) == 40
+    code, out, err = run(["export", "--pred", pred, "--out", tmp_path / "people.bvh"], capsys)
+    assert code == 0 and len(list(tmp_path.glob("people_id*.bvh"))) == 3, err
+    code, out, err = run(["export", "--pred", pred, "--out", tmp_path / "people.csv"], capsys)
+    assert code == 0 and (tmp_path / "people.csv").read_text().startswith("frame,id,joint")
+    run_dir = tmp_path / "run"
+    shutil.copytree(exact_scene, run_dir)
+    shutil.copy(pred, run_dir / "pred.json")
+    code, out, err = run(["report", run_dir], capsys)
+    assert code == 0 and (run_dir / "report.html").stat().st_size > 10_000, err

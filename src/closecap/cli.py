@@ -234,6 +234,50 @@ def report(
 
 
 @app.command()
+def overlay(
+    calib: Path = typer.Option(..., "--calib", help="The calibration the prediction was made with."),
+    pred: Path = typer.Option(..., "--pred", help="Prediction, closecap-3d JSON or NPZ."),
+    out: Path = typer.Option(..., "--out", help="Folder for <camera>.mp4 and <camera>_<frame>.png."),
+    videos: Optional[Path] = typer.Option(None, "--videos", help="The recording's videos / image folders (default: blank canvases)."),
+    keypoints2d: Optional[Path] = typer.Option(None, "--keypoints2d", help="2D detections to draw in grey."),
+    fps: float = typer.Option(30.0, help="Frame rate of the MP4s."),
+) -> None:
+    """Per-camera overlays of the reprojected 3D skeletons (one colour per id): an MP4 per camera and a PNG of the middle frame.
+
+    Example: closecap overlay --calib calib.toml --pred pred.json --videos videos/ --out overlays/
+    """
+    import cv2
+
+    from closecap.io.calibration import load_rig
+    from closecap.io.keypoints import read_detections, read_poses
+    from closecap.viz import draw_overlay, video_frames, write_overlay_video
+
+    rig = load_rig(calib)
+    poses = read_poses(pred)
+    detections = read_detections(keypoints2d, rig.names) if keypoints2d is not None else None
+    out.mkdir(parents=True, exist_ok=True)
+    middle = poses.num_frames // 2
+    frame_number = int(poses.frames[middle]) if poses.num_frames else 0
+    images = video_frames(videos, rig, [frame_number]).get(frame_number, [None] * len(rig))
+    written = []
+    for v, camera in enumerate(rig):
+        det = None
+        if detections is not None and frame_number in detections.frames:
+            det = detections.for_frame(frame_number)[detections.camera_names.index(camera.name)] \
+                if camera.name in detections.camera_names else None
+        picture = draw_overlay(camera, poses, middle, detections=det, image=images[v])
+        png = out / f"{camera.name}_{frame_number:06d}.png"
+        ok, data = cv2.imencode(".png", picture)
+        from closecap.config import atomic_write_bytes
+
+        atomic_write_bytes(png, data.tobytes())
+        written.append(write_overlay_video(poses, rig, out / f"{camera.name}.mp4", view=v, detections=detections,
+                                           videos_dir=videos, fps=fps))
+        written.append(png)
+    typer.echo(f"wrote {len(written)} files in {out}")
+
+
+@app.command()
 def export(
     pred: Path = typer.Option(..., "--pred", help="Prediction, closecap-3d JSON or NPZ."),
     out: Path = typer.Option(..., "--out", help="Output: .csv, .trc (one file per person), .bvh (one file per person), .json or .npz."),

@@ -303,6 +303,9 @@ def write_overlay_video(pred: Poses3D, rig: Rig, path: str | Path, *, view: int 
         if writer is not None:
             writer.release()
             writer = None
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes 0600
         os.replace(tmp, path)
     finally:
         if writer is not None:
