@@ -83,3 +83,20 @@ def test_config_round_trip_and_validation():
         ModelConfig.from_dict({"width": [8]})
     with pytest.raises(InputError, match="unprojected"):
         VolumetricNet(TINY)(torch.rand(1, 16, 8, 8, 8), None, torch.zeros(1, 3))
+
+
+def test_fresh_klm_soft_argmax_starts_at_the_heatmap_peak_not_the_cube_centre():
+    # the residual on HEM's heatmaps: without it the soft-argmax of 8**3 near-equal logits is the cube centre
+    torch.manual_seed(4)
+    config = TINY
+    net = VolumetricNet(config).eval()
+    heat = torch.full((1, 17, 8, 8, 8), 0.05)
+    heat[:, :, 6, 1, 2] = 1.0  # one clean peak per joint
+    anchors = torch.zeros(1, 2, 8, 8, 8)
+    centre = torch.zeros(1, 3)
+    from closecap.volumes import soft_argmax
+
+    joints = soft_argmax(net.klm(heat, anchors), centre, config.grid)
+    peak = config.grid.voxel_centers(centre)[0, 6, 1, 2]
+    assert float((joints[0] - peak).norm(dim=-1).max()) < 0.25 * config.grid.voxel_size_m * 8 / 2
+    assert float((joints[0] - peak).norm(dim=-1).max()) < float((centre[0] - peak).norm()) / 3
