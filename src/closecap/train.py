@@ -50,7 +50,7 @@ from closecap.synth.scenes import SceneConfig, compose_scene
 from closecap.volumes import (VoxelGrid, distance_mask, gaussian_volume, render_rig_heatmaps, rig_tensors,
                               unproject_heatmaps)
 
-CHECKPOINT_VERSION = 1
+CHECKPOINT_VERSION = 2  # 2: KLM has a per-joint residual gain on the HEM heatmaps
 DEVICES = ("auto", "cpu", "cuda")
 MAX_PEOPLE = 6  # scenes have 2-6 people (SceneConfig)
 
