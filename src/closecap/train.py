@@ -43,6 +43,7 @@ from closecap.cameras import Rig
 from closecap.centers import anchor_volumes, centers_from_joints
 from closecap.config import Config, atomic_write_bytes, save_json
 from closecap.errors import CloseCapError, InputError
+from closecap.io.calibration import rig_from_dict, rig_to_dict
 from closecap.model import ModelConfig, VolumetricNet
 from closecap.synth.noise import NoiseConfig, simulate_detections
 from closecap.synth.rigs import RigConfig, random_rig
@@ -377,20 +378,6 @@ def compute_losses(model: VolumetricNet, batch: TrainBatch, config: TrainConfig)
 
 
 # ----------------------------------------------------------------------------- checkpoints
-
-
-def rig_to_dict(rig: Rig) -> dict:
-    """A rig as closecap's JSON calibration dict (plain lists and numbers)."""
-    from closecap.io.calibration import _closecap_dict
-
-    return _closecap_dict(rig)
-
-
-def rig_from_dict(data: dict, source: str = "checkpoint") -> Rig:
-    """Inverse of :func:`rig_to_dict` (validated like a calibration file)."""
-    from closecap.io.calibration import _read_closecap
-
-    return Rig(tuple(_read_closecap(Path(source), data)))
 
 
 def resolve_device(name: str) -> torch.device:

@@ -469,6 +469,25 @@ _CLOSECAP_KEYS = ("format", "version", "units", "convention", "cameras")
 _CLOSECAP_CAMERA_KEYS = ("name", "width", "height", "K", "dist", "R", "t")
 
 
+def rig_to_dict(rig: Rig) -> dict[str, Any]:
+    """A rig as closecap's calibration JSON object (plain lists and numbers; the schema above).
+
+    Example:
+        >>> from closecap.cameras import ring_rig
+        >>> rig = ring_rig(3)
+        >>> rig_from_dict(rig_to_dict(rig)).names == rig.names
+        True
+    """
+    return _closecap_dict(rig)
+
+
+def rig_from_dict(data: dict, source: str = "calibration") -> Rig:
+    """Inverse of :func:`rig_to_dict`, validated like a calibration file (``source`` names it in errors)."""
+    if not isinstance(data, dict):
+        raise InputError(source, None, "expected a closecap calibration object")
+    return Rig(tuple(_read_closecap(Path(source), data)))
+
+
 def _closecap_dict(rig: Rig) -> dict[str, Any]:
     return {
         "format": "closecap-calibration",
