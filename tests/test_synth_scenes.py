@@ -6,7 +6,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from closecap.cameras import ring_rig
@@ -127,6 +127,7 @@ def test_rig_portrait_and_distortion_monotone():
 
 @settings(max_examples=60, deadline=None)
 @given(st.lists(st.floats(-2, 2), min_size=12, max_size=12))
+@example([0.0, 0.0, 2.327272067197394e-09] + [0.0] * 9)  # a 2 nm segment ending at a point: distance 0, not 2 nm
 def test_segment_distance_matches_brute_force(values):
     a0, a1, b0, b1 = np.array(values).reshape(4, 3)
     s = np.linspace(0, 1, 401)

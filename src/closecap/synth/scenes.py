@@ -135,11 +135,12 @@ def segment_distance(a0: np.ndarray, a1: np.ndarray, b0: np.ndarray, b1: np.ndar
     f = np.einsum("...i,...i->...", d2, r)
     c = np.einsum("...i,...i->...", d1, r)
     b = np.einsum("...i,...i->...", d1, d2)
-    eps = 1e-12
+    eps = 1e-30  # only exactly degenerate segments are points: a 1 nm segment is still a segment
     safe_a, safe_e = np.maximum(a, eps), np.maximum(e, eps)
     denom = a * e - b * b
+    parallel = denom <= 1e-12 * a * e  # relative test: the angle between the segments is below ~1e-6 rad
     # general case (Ericson, Real-Time Collision Detection 5.1.9), then clamp t and recompute s
-    s = np.where(denom > eps, np.clip((b * f - c * e) / np.maximum(denom, eps), 0.0, 1.0), 0.0)
+    s = np.where(parallel, 0.0, np.clip((b * f - c * e) / np.where(parallel, 1.0, denom), 0.0, 1.0))
     t = (b * s + f) / safe_e
     t_clamped = np.clip(t, 0.0, 1.0)
     s = np.where(t != t_clamped, np.clip((b * t_clamped - c) / safe_a, 0.0, 1.0), s)
