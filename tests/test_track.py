@@ -7,7 +7,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from closecap.errors import InputError
-from closecap.track import (OneEuroFilter, TrackConfig, Tracker, contiguous_runs, fill_gaps, mean_joint_distance,
+from closecap.track import (OneEuroFilter, TrackConfig, Tracker, contiguous_runs, fill_gaps, median_joint_distance,
                             smooth_offline, smooth_online, track_people)
 
 J = 17
@@ -32,12 +32,12 @@ def as_frames(people, present=None):
     return out
 
 
-def test_mean_joint_distance_ignores_missing_joints():
+def test_median_joint_distance_ignores_missing_joints():
     a = np.zeros((2, J, 3))
     b = np.ones((1, J, 3))
     b[0, :5] = np.nan
     a[1, 5:] = np.nan
-    d = mean_joint_distance(a, b)
+    d = median_joint_distance(a, b)
     assert d.shape == (2, 1)
     assert d[0, 0] == pytest.approx(np.sqrt(3)) and np.isinf(d[1, 0])
 

@@ -98,27 +98,6 @@ class TrackConfig(Config):
             raise InputError(None, "TrackConfig.max_match_distance_m", f"must be > 0, got {self.max_match_distance_m}")
 
 
-def mean_joint_distance(joints_a: np.ndarray, joints_b: np.ndarray) -> np.ndarray:
-    """Pairwise mean distance over joints present in both.
-
-    Args:
-        joints_a: ``(A, J, 3)`` metres (NaN = absent). joints_b: ``(B, J, 3)`` metres.
-
-    Returns:
-        ``(A, B)`` metres; ``inf`` where the two people share no joint.
-
-    Example:
-        >>> a = np.zeros((1, 2, 3)); b = np.ones((1, 2, 3)); b[0, 1] = np.nan
-        >>> np.round(mean_joint_distance(a, b), 6).tolist()
-        [[1.732051]]
-    """
-    diff = joints_a[:, None] - joints_b[None]  # (A, B, J, 3)
-    both = np.isfinite(diff).all(-1)  # (A, B, J)
-    dist = np.linalg.norm(np.where(both[..., None], diff, 0.0), axis=-1)
-    count = both.sum(-1)
-    return np.where(count > 0, dist.sum(-1) / np.maximum(count, 1), np.inf)
-
-
 def median_joint_distance(joints_a: np.ndarray, joints_b: np.ndarray) -> np.ndarray:
     """Pairwise median distance over joints present in both: robust to a few wrong limbs.
 

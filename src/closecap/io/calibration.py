@@ -417,15 +417,22 @@ def _detect(path: Path) -> tuple[str, Any]:
     raise InputError(path, None, f"unknown calibration format; expected one of {list(READ_FORMATS)} (see closecap.io.calibration)")
 
 
-def _sniff_json(path: Path) -> tuple[str, Any]:
+def _read_text(path: Path, kind: str) -> str:
+    """A calibration file's UTF-8 text; unreadable or non-text files raise :class:`InputError` naming ``kind``."""
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
+        return path.read_text(encoding="utf-8")
     except UnicodeDecodeError:
-        raise InputError(path, None, "not a JSON file (not UTF-8 text)") from None
-    except json.JSONDecodeError as err:
-        raise InputError(path, None, f"not valid JSON: {err.msg} at line {err.lineno} column {err.colno}") from None
+        raise InputError(path, None, f"not a {kind} file (not UTF-8 text)") from None
     except OSError as err:
         raise InputError(path, None, f"cannot read: {err.strerror or err}") from None
+
+
+def _sniff_json(path: Path) -> tuple[str, Any]:
+    text = _read_text(path, "JSON")
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as err:
+        raise InputError(path, None, f"not valid JSON: {err.msg} at line {err.lineno} column {err.colno}") from None
     if not isinstance(data, dict) or not data:
         raise InputError(path, None, "unknown calibration JSON: expected an object")
     if "format" in data:
@@ -637,14 +644,11 @@ def _toml_text(rig: Rig) -> str:
 
 
 def _read_toml(path: Path, units: str | None) -> list[Camera]:
+    text = _read_text(path, "TOML")
     try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except UnicodeDecodeError:
-        raise InputError(path, None, "not a TOML file (not UTF-8 text)") from None
+        data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as err:
         raise InputError(path, None, f"not valid TOML: {err}") from None
-    except OSError as err:
-        raise InputError(path, None, f"cannot read: {err.strerror or err}") from None
     scale = _UNITS_TO_M[units or "m"]
     fields = {"K": "matrix", "dist": "distortions", "R": "rotation", "t": "translation", "size": "size"}
     cameras = []
