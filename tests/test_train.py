@@ -12,8 +12,9 @@ from closecap.errors import InputError
 from closecap.model import ModelConfig, VolumetricNet
 from closecap.synth.scenes import SceneConfig
 from closecap.train import (TrainConfig, checkpoint_rig, compute_losses, focal_loss, frame_samples, heatmap_targets,
-                            joint_l1_loss, load_checkpoint, load_model, save_checkpoint, scene_samples, train)
-from closecap.volumes import VoxelGrid
+                            distribution_loss, joint_l1_loss, learning_rate, load_checkpoint, load_model, sample_stream,
+                            save_checkpoint, scene_samples, train)
+from closecap.volumes import VoxelGrid, gaussian_volume
 
 
 @pytest.fixture(autouse=True)
@@ -131,3 +132,37 @@ def test_train_writes_and_resumes(tmp_path):
     assert resumed.steps == 3 and load_checkpoint(path)["step"] == 3
     with pytest.raises(InputError, match="differs"):
         train(config.replace(steps=4, lr=0.5), path, SMALL_RIG, resume=True, progress=False)
+
+
+def test_distribution_loss_is_zero_at_the_target_and_prefers_the_right_person():
+    grid, c = VoxelGrid(2.0, 8), torch.zeros(1, 3)
+    own, other = torch.tensor([[[0.25, 0.0, 0.0]]]), torch.tensor([[[-0.5, 0.25, 0.0]]])
+    at_own = torch.log(gaussian_volume(own, c, grid, 0.2))
+    at_other = torch.log(gaussian_volume(other, c, grid, 0.2))
+    assert float(distribution_loss(at_own, own, c, grid, 0.2)) < 1e-5
+    assert float(distribution_loss(at_other, own, c, grid, 0.2)) > 1.0
+    # a joint outside the cube or missing does not count
+    assert float(distribution_loss(at_other, torch.tensor([[[5.0, 0.0, 0.0]]]), c, grid, 0.2)) == 0.0
+    assert float(distribution_loss(at_other, torch.full((1, 1, 3), float("nan")), c, grid, 0.2)) == 0.0
+
+
+def test_cosine_schedule_decays_to_zero_and_resumes_where_it_was():
+    config = TINY.replace(lr=0.01, steps=10)
+    rates = [learning_rate(config, s) for s in range(11)]
+    assert rates[0] == 0.01 and rates[-1] < 1e-12 and all(a >= b for a, b in zip(rates, rates[1:]))
+    with pytest.raises(InputError, match="lr_schedule"):
+        TINY.replace(lr_schedule="step")
+
+
+def test_ray_workers_feed_the_trainer_the_same_batches_as_the_serial_stream():
+    ray = pytest.importorskip("ray")
+    serial = sample_stream(TINY, SMALL_RIG, start_step=3)
+    expected = [next(serial) for _ in range(2)]
+    ray.init(num_cpus=1, include_dashboard=False, log_to_driver=False, configure_logging=False)
+    try:
+        remote = sample_stream(TINY, SMALL_RIG, start_step=3, workers=1)
+        got = [next(remote) for _ in range(2)]
+    finally:
+        ray.shutdown()
+    for a, b in zip(expected, got):
+        assert torch.equal(a.unprojected, b.unprojected) and torch.equal(a.centers_world, b.centers_world)

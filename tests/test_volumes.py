@@ -124,3 +124,16 @@ def test_bad_shapes_raise_input_error():
         unproject_heatmaps(torch.zeros(3, 1, 4, 4), **rig_tensors(rig), stride=4, centers_world=torch.zeros(1, 3), grid=VoxelGrid())
     with pytest.raises(InputError, match="resolution"):
         VoxelGrid(resolution=1)
+
+
+def test_windowed_soft_argmax_follows_the_stronger_of_two_modes():
+    grid, c = VoxelGrid(2.0, 16), torch.zeros(1, 3)
+    strong, weak = torch.tensor([[[0.31, -0.2, 0.1]]]), torch.tensor([[[-0.5, 0.4, -0.3]]])
+    volume = gaussian_volume(strong, c, grid, 0.1) + 0.8 * gaussian_volume(weak, c, grid, 0.1)
+    logits = 8.0 * volume  # two modes: a whole-cube soft-argmax lands between them
+    whole = soft_argmax(logits, c, grid)
+    local = soft_argmax(logits, c, grid, window=3)
+    assert float((whole - strong).norm()) > 0.2
+    assert float((local - strong).norm()) < 0.03
+    exact = torch.log(gaussian_volume(strong, c, grid, 0.1))
+    assert torch.allclose(soft_argmax(exact, c, grid, window=4), strong, atol=2e-3)  # within the window: exact

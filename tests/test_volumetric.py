@@ -15,7 +15,7 @@ from closecap.synth.scenes import SceneConfig
 from closecap.track import TrackConfig
 from closecap.train import TrainConfig, save_checkpoint
 from closecap.volumes import VoxelGrid
-from closecap.volumetric import VolumetricConfig, VolumetricReconstructor, reconstruct_volumetric
+from closecap.volumetric import VolumetricConfig, VolumetricReconstructor, reconstruct_volumetric, refine_with_detections
 
 
 @pytest.fixture(autouse=True)
@@ -59,13 +59,16 @@ def test_tiny_scene_gives_well_formed_poses(tmp_path):
     np.testing.assert_allclose(again.joints, poses.joints, atol=1e-5)
 
 
+RAW = {"refine_radius_m": 0.0, "soft_argmax_window": 0}  # the network's own joints (no refinement, no window)
+
+
 def test_temporal_filter_masks_with_the_previous_frame_only_for_known_tracks():
     person = np.random.default_rng(0).normal(size=(17, 3)) * 0.2 + [0.0, 0.0, 1.0]
     uv, _ = RIG.project(person)
     frame = [np.concatenate([uv[v], np.ones((17, 1))], -1)[None] for v in range(len(RIG))]
     model = _tiny_model(1)
-    on = VolumetricReconstructor(model, RIG, VolumetricConfig(temporal_radius_m=0.2))
-    off = VolumetricReconstructor(model, RIG, VolumetricConfig(temporal_filter=False))
+    on = VolumetricReconstructor(model, RIG, VolumetricConfig(temporal_radius_m=0.2, **RAW))
+    off = VolumetricReconstructor(model, RIG, VolumetricConfig(temporal_filter=False, **RAW))
     first_on, first_off = on.step(frame), off.step(frame)
     np.testing.assert_allclose(first_on.joints_world, first_off.joints_world, atol=1e-6)  # new track: no mask
     second_on, second_off = on.step(frame), off.step(frame)
@@ -84,3 +87,24 @@ def test_empty_frames_and_bad_input():
         reconstruct_volumetric(det, other, _tiny_model())
     with pytest.raises(InputError, match="temporal_radius_m"):
         VolumetricConfig(temporal_radius_m=0.0)
+
+
+def test_refinement_triangulates_the_detections_near_the_network_joint_only():
+    rng = np.random.default_rng(3)
+    me = rng.normal(size=(17, 3)) * 0.2 + [0.0, 0.0, 1.0]
+    other = me + [0.0, 0.0, 0.12]  # someone in contact: every joint 12 cm above mine (seen in every view of the ring)
+    uv_me, _ = RIG.project(me)
+    uv_other, _ = RIG.project(other)
+    views = [np.stack([np.concatenate([uv_me[v], np.ones((17, 1))], -1),
+                       np.concatenate([uv_other[v], np.ones((17, 1))], -1)]) for v in range(len(RIG))]
+    guess = me + rng.normal(size=me.shape) * 0.01  # the network: 1-3 cm off, nearer to me than to the other
+    joints, refined = refine_with_detections(guess[None], views, RIG, radius_m=0.08)
+    assert refined.all()
+    np.testing.assert_allclose(joints[0], me, atol=1e-6)
+    # a joint with no detection near it keeps the network's estimate
+    far = guess.copy()
+    far[5] += [0.0, 0.0, 0.5]
+    joints, refined = refine_with_detections(far[None], views, RIG, radius_m=0.08)
+    assert not refined[0, 5] and np.array_equal(joints[0, 5], far[5])
+    with pytest.raises(InputError):
+        refine_with_detections(guess[None], views[:-1], RIG)

@@ -14,7 +14,8 @@ anchors at the noisy centres of everyone, and ``p``'s ground truth.
   sigmoid heatmaps and 3D Gaussians (``target_sigma_m``) at *all* people's joints, maximum over people;
   the positives are the voxels nearest to each joint inside the cube; normalised by their count.
 * KLM: L1 (metres) between the soft-argmax joints and ``p``'s ground-truth joints inside the cube, plus
-  (``klm_heatmap_weight``) the same focal loss on KLM's logits against Gaussians at ``p``'s joints only.
+  (``klm_heatmap_weight``) the KL divergence from normalised Gaussians at ``p``'s joints to KLM's softmax
+  (:func:`distribution_loss`).
 
 **Checkpoints** are ``{"state_dict", "config", "rig", "version", "step", "optimizer"}`` (tensors, dicts,
 lists, strings and numbers only: ``torch.load(path, weights_only=True)`` reads them), written atomically
@@ -28,6 +29,8 @@ Example:
 from __future__ import annotations
 
 import io
+import itertools
+import math
 import pickle
 import json
 import time
@@ -86,10 +89,13 @@ class TrainConfig(Config):
     """Focal loss exponent reducing the penalty of negatives near a joint (CornerNet beta)."""
     klm_weight: float = 10.0
     """Weight of KLM's L1 loss (metres) against HEM's focal loss."""
-    klm_heatmap_weight: float = 0.0
-    """Weight of an auxiliary focal loss on KLM's logits against Gaussians at *this* person's joints only
-    (0 = L1 alone, the default: in a first 750-step CPU run, 1.0 made the soft-argmax worse, since focal
-    logits leave much softmax mass on the far voxels)."""
+    klm_heatmap_weight: float = 0.5
+    """Weight of KLM's distribution loss: the KL divergence from a 3D Gaussian (``target_sigma_m``) at *this*
+    person's joint, normalised over the cube, to ``softmax(klm_logits)`` -- the very distribution the
+    soft-argmax averages (nats; 0 = L1 alone). L1 through a soft-argmax has weak gradients when the mass is
+    split between two people's joints (it moves the mean, not the mode); the KL term teaches KLM which peak
+    is this person's directly (Sun et al. 2018, "Integral Human Pose Regression", combine both). A sigmoid focal
+    loss here was worse in a first 750-step run: it leaves much softmax mass on the far voxels."""
     temporal_mask_fraction: float = 0.3
     """Fraction of samples whose HEM heatmaps are masked as by the inference's temporal filter (around the
     ground truth moved by ``temporal_jitter_m``), so that KLM learns to use masked input."""
@@ -102,7 +108,10 @@ class TrainConfig(Config):
     batch_size: int = 8
     """Person cubes per step."""
     lr: float = 1e-3
-    """Adam learning rate."""
+    """Adam learning rate (the peak, with ``lr_schedule``)."""
+    lr_schedule: str = "cosine"
+    """``cosine``: the rate follows half a cosine from ``lr`` at step 0 to 0 at ``steps`` (sharper final
+    joints); ``constant``: ``lr`` throughout. Computed from the step, so resuming continues the schedule."""
     seed: int = 0
     """Seed of the scenes, the noise and the initial weights."""
     device: str = "auto"
@@ -113,6 +122,8 @@ class TrainConfig(Config):
     def __post_init__(self) -> None:
         if self.device not in DEVICES:
             raise InputError(None, "TrainConfig.device", f"expected one of {DEVICES}, got {self.device!r}")
+        if self.lr_schedule not in ("cosine", "constant"):
+            raise InputError(None, "TrainConfig.lr_schedule", f"expected 'cosine' or 'constant', got {self.lr_schedule!r}")
         if self.split not in ("train", "test"):
             raise InputError(None, "TrainConfig.split", f"expected 'train' or 'test', got {self.split!r}")
         for name in ("steps", "batch_size", "frames_per_scene", "checkpoint_every"):
@@ -249,16 +260,27 @@ def scene_samples(config: TrainConfig, rng: np.random.Generator, rig: Rig | None
                            for t in sorted(frames.tolist())])
 
 
-def sample_stream(config: TrainConfig, rig: Rig | None, start_step: int = 0, library=None) -> Iterator[TrainBatch]:
+def sample_stream(config: TrainConfig, rig: Rig | None, start_step: int = 0, library=None, *,
+                  workers: int | None = None, address: str | None = None) -> Iterator[TrainBatch]:
     """Endless batches of ``config.batch_size`` cubes; scenes are drawn from ``rng([seed, scene index])``
-    so a resumed run continues with fresh, reproducible scenes."""
+    so a resumed run continues with fresh, reproducible scenes.
+
+    With ``workers`` (or ``address``), the scenes are made on Ray workers
+    (:func:`closecap.synth.distributed.train_scene_stream`): the same scenes in the same order, so the same
+    batches as the serial stream."""
     pool: list[TrainBatch] = []
-    scene_index = int(start_step) * 1_000
+    first_scene = int(start_step) * 1_000
+    if workers is not None or address is not None:
+        from closecap.synth.distributed import train_scene_stream
+
+        scenes = train_scene_stream(config, rig, first_scene, workers=workers, address=address)
+    else:
+        scenes = (scene_samples(config, np.random.default_rng([config.seed, index]), rig, library)
+                  for index in itertools.count(first_scene))
     shuffle = np.random.default_rng([config.seed, start_step, 1])
     while True:
         while sum(len(b) for b in pool) < 2 * config.batch_size:
-            pool.append(scene_samples(config, np.random.default_rng([config.seed, scene_index]), rig, library))
-            scene_index += 1
+            pool.append(next(scenes))
         merged = TrainBatch.cat(pool)
         order = torch.from_numpy(shuffle.permutation(len(merged)))
         yield merged.take(order[: config.batch_size])
@@ -339,6 +361,33 @@ def joint_l1_loss(joints_world: torch.Tensor, target_world: torch.Tensor, center
     return torch.where(valid, diff, torch.zeros_like(diff)).sum() / valid.sum().clamp(min=1)
 
 
+def distribution_loss(logits: torch.Tensor, target_world: torch.Tensor, centers_world: torch.Tensor, grid: VoxelGrid,
+                      sigma_m: float) -> torch.Tensor:
+    """Mean KL divergence (nats) from normalised 3D Gaussians at the targets to ``softmax(logits)`` per joint.
+
+    Args:
+        logits: ``(B, J, X, Y, Z)``. target_world: ``(B, J, 3)`` metres (joints outside the cube or NaN do
+            not count). centers_world: ``(B, 3)`` metres. grid: the cube. sigma_m: the Gaussians' sigma.
+
+    Returns:
+        Scalar, 0 when no joint counts; 0 exactly when the softmax equals the normalised Gaussian.
+
+    Example:
+        >>> grid, c = VoxelGrid(1.0, 8), torch.zeros(1, 3)
+        >>> t = torch.tensor([[[0.1, 0.0, -0.2]]])
+        >>> exact = torch.log(gaussian_volume(t, c, grid, 0.1))
+        >>> float(distribution_loss(exact, t, c, grid, 0.1)) < 1e-5 < float(distribution_loss(-exact, t, c, grid, 0.1))
+        True
+    """
+    B, J = logits.shape[:2]
+    valid = grid.contains(target_world, centers_world)  # (B, J)
+    target = gaussian_volume(torch.nan_to_num(target_world), centers_world, grid, sigma_m).reshape(B, J, -1)
+    target = target / target.sum(-1, keepdim=True).clamp(min=1e-12)
+    log_q = F.log_softmax(logits.reshape(B, J, -1), dim=-1)
+    kl = (target * (torch.log(target.clamp(min=1e-12)) - log_q)).sum(-1)  # (B, J)
+    return torch.where(valid, kl, torch.zeros_like(kl)).sum() / valid.sum().clamp(min=1)
+
+
 @dataclass(frozen=True)
 class Losses:
     """One step's losses: ``total`` (differentiable), ``hem`` (focal), ``klm_m`` (mean L1, metres),
@@ -371,8 +420,8 @@ def compute_losses(model: VolumetricNet, batch: TrainBatch, config: TrainConfig)
     total = hem + config.klm_weight * klm
     klm_heatmap = torch.zeros(())
     if config.klm_heatmap_weight > 0:
-        own, own_positive = heatmap_targets(batch.person_joints[:, None], batch.centers_world, grid, config.target_sigma_m)
-        klm_heatmap = focal_loss(out.klm_logits, own, own_positive, config.focal_alpha, config.focal_beta)
+        klm_heatmap = distribution_loss(out.klm_logits, batch.person_joints, batch.centers_world, grid,
+                                        config.target_sigma_m)
         total = total + config.klm_heatmap_weight * klm_heatmap
     return Losses(total, float(hem.detach()), float(klm.detach()), float(klm_heatmap.detach()))
 
@@ -476,8 +525,21 @@ class TrainResult:
     samples_per_second: float
 
 
+def learning_rate(config: TrainConfig, step: int) -> float:
+    """The rate of step ``step`` (0-based) under ``config.lr_schedule``.
+
+    Example:
+        >>> cfg = TrainConfig(lr=1e-3, steps=100)
+        >>> learning_rate(cfg, 0), round(learning_rate(cfg, 50), 6), learning_rate(cfg.replace(lr_schedule="constant"), 99)
+        (0.001, 0.0005, 0.001)
+    """
+    if config.lr_schedule == "constant":
+        return float(config.lr)
+    return float(config.lr) * 0.5 * (1.0 + math.cos(math.pi * min(int(step), int(config.steps)) / int(config.steps)))
+
+
 def train(config: TrainConfig, out_path: str | Path, rig: Rig | None = None, *, resume: bool = False,
-          progress: bool = True, library=None) -> TrainResult:
+          progress: bool = True, library=None, workers: int | None = None, address: str | None = None) -> TrainResult:
     """Train :class:`~closecap.model.VolumetricNet` on synthetic scenes and write the checkpoint.
 
     Args:
@@ -487,6 +549,8 @@ def train(config: TrainConfig, out_path: str | Path, rig: Rig | None = None, *, 
         resume: continue from ``out_path`` when it exists (its config must equal ``config`` except ``steps``).
         progress: show a tqdm bar with the losses.
         library: motion library (default: the packaged one).
+        workers, address: make the training scenes on that many Ray workers (a local Ray instance, or the
+            cluster at ``address``) instead of in this process; the same batches either way.
 
     Returns:
         :class:`TrainResult`.
@@ -508,7 +572,7 @@ def train(config: TrainConfig, out_path: str | Path, rig: Rig | None = None, *, 
         if data.get("optimizer") is not None:
             optimizer.load_state_dict(data["optimizer"])
         start = int(data.get("step", 0))
-    stream = sample_stream(config, rig, start, library)
+    stream = sample_stream(config, rig, start, library, workers=workers, address=address)
     steps = range(start, int(config.steps))
     bar = None
     if progress:
@@ -522,6 +586,8 @@ def train(config: TrainConfig, out_path: str | Path, rig: Rig | None = None, *, 
     model.train()
     for step in steps:
         batch = next(stream).to(device)
+        for group in optimizer.param_groups:
+            group["lr"] = learning_rate(config, step)
         losses = compute_losses(model, batch, config)
         optimizer.zero_grad(set_to_none=True)
         losses.total.backward()

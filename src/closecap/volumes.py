@@ -249,7 +249,8 @@ def gaussian_volume(points_world: torch.Tensor, centers_world: torch.Tensor, gri
     return gx[..., :, None, None] * gy[..., None, :, None] * gz[..., None, None, :]
 
 
-def soft_argmax(volumes: torch.Tensor, centers_world: torch.Tensor, grid: VoxelGrid, beta: float = 1.0) -> torch.Tensor:
+def soft_argmax(volumes: torch.Tensor, centers_world: torch.Tensor, grid: VoxelGrid, beta: float = 1.0,
+                window: int = 0) -> torch.Tensor:
     """Expected voxel position under ``softmax(beta * volumes)`` over each channel's voxels (differentiable).
 
     Args:
@@ -257,6 +258,9 @@ def soft_argmax(volumes: torch.Tensor, centers_world: torch.Tensor, grid: VoxelG
             its exact centre).
         centers_world: ``(B, 3)`` metres, cube centres.
         grid: the cube. beta: inverse temperature of the softmax.
+        window: if > 0, only voxels within ``window`` voxels (per axis) of each channel's arg-max count
+            (a *local* soft-argmax: a second, weaker mode elsewhere in the cube, such as the other person's
+            joint, no longer pulls the estimate towards the middle between the two).
 
     Returns:
         ``(B, J, 3)`` metres, world frame.
@@ -274,7 +278,15 @@ def soft_argmax(volumes: torch.Tensor, centers_world: torch.Tensor, grid: VoxelG
     R_ = int(grid.resolution)
     if tuple(volumes.shape[2:]) != (R_, R_, R_):
         raise InputError(None, "volumes", f"expected {R_}^3 voxels, got {tuple(volumes.shape[2:])}")
-    prob = torch.softmax(beta * volumes.reshape(B, J, -1), dim=-1).reshape(B, J, R_, R_, R_)
+    flat = beta * volumes.reshape(B, J, -1)
+    if window > 0:
+        peak = flat.argmax(-1)  # (B, J)
+        idx = torch.stack([peak // (R_ * R_), (peak // R_) % R_, peak % R_], dim=-1)  # (B, J, 3)
+        r = torch.arange(R_, device=volumes.device)
+        near = [((r[None, None, :] - idx[..., a:a + 1]).abs() <= window) for a in range(3)]  # 3 x (B, J, R)
+        keep = near[0][..., :, None, None] & near[1][..., None, :, None] & near[2][..., None, None, :]
+        flat = flat.masked_fill(~keep.reshape(B, J, -1), float("-inf"))
+    prob = torch.softmax(flat, dim=-1).reshape(B, J, R_, R_, R_)
     o = grid.offsets(volumes.device, volumes.dtype)  # (R,)
     x = torch.einsum("bjxyz,x->bj", prob, o)  # marginal means along each axis
     y = torch.einsum("bjxyz,y->bj", prob, o)

@@ -103,7 +103,7 @@ class VolumetricNet(nn.Module):
         self.klm = KLM(config.num_joints, config.widths, config.norm, config.unconditional)
 
     def forward(self, unprojected: torch.Tensor, anchors: torch.Tensor | None, centers_world: torch.Tensor,
-                temporal_mask: torch.Tensor | None = None) -> ModelOutput:
+                temporal_mask: torch.Tensor | None = None, window: int = 0) -> ModelOutput:
         """Predict heatmaps and joints for ``B`` cubes.
 
         Args:
@@ -112,6 +112,8 @@ class VolumetricNet(nn.Module):
             centers_world: ``(B, 3)`` metres, the cubes' centres.
             temporal_mask: ``(B, J, X, Y, Z)`` in [0, 1] multiplying HEM's heatmaps before KLM (the temporal
                 filter: 0 far from the previous frame's joint), or ``None``.
+            window: soft-argmax window in voxels around each volume's arg-max (0 = whole cube, as in
+                training; see :func:`closecap.volumes.soft_argmax`).
 
         Returns:
             :class:`ModelOutput`.
@@ -124,5 +126,6 @@ class VolumetricNet(nn.Module):
         if temporal_mask is not None:
             heatmaps = heatmaps * temporal_mask.to(heatmaps.dtype)
         klm_logits = self.klm(heatmaps, anchors)
-        joints = soft_argmax(klm_logits, centers_world.to(klm_logits.dtype), self.config.grid, self.config.soft_argmax_beta)
+        joints = soft_argmax(klm_logits, centers_world.to(klm_logits.dtype), self.config.grid, self.config.soft_argmax_beta,
+                             window)
         return ModelOutput(hem_logits, heatmaps, klm_logits, joints)
