@@ -100,3 +100,23 @@ def test_fresh_klm_soft_argmax_starts_at_the_heatmap_peak_not_the_cube_centre():
     peak = config.grid.voxel_centers(centre)[0, 6, 1, 2]
     assert float((joints[0] - peak).norm(dim=-1).max()) < 0.25 * config.grid.voxel_size_m * 8 / 2
     assert float((joints[0] - peak).norm(dim=-1).max()) < float((centre[0] - peak).norm()) / 3
+
+
+def test_a_mask_that_keeps_no_strong_response_is_dropped():
+    torch.manual_seed(0)
+    net = VolumetricNet(TINY).eval()
+    x = torch.zeros(1, 17, 8, 8, 8)
+    x[:, :, 6, 6, 6] = 1.0  # every joint's evidence in one corner voxel
+    anchors, centers = torch.zeros(1, 2, 8, 8, 8), torch.zeros(1, 3)
+    wrong = torch.zeros(1, 17, 8, 8, 8)
+    wrong[:, :, :3, :3, :3] = 1.0  # a previous estimate in the opposite corner
+    right = torch.zeros_like(wrong)
+    right[:, :, 5:, 5:, 5:] = 1.0
+    with torch.no_grad():
+        free = net(x, anchors, centers)
+        locked = net(x, anchors, centers, wrong)
+        fallback = net(x, anchors, centers, wrong, mask_keep_ratio=0.5)
+        kept = net(x, anchors, centers, right, mask_keep_ratio=0.5)
+    assert not torch.allclose(locked.heatmaps, free.heatmaps)
+    assert torch.equal(fallback.heatmaps, free.heatmaps)  # the wrong mask is dropped
+    assert torch.equal(kept.heatmaps, free.heatmaps * right)  # the right one is kept

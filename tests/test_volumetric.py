@@ -59,7 +59,7 @@ def test_tiny_scene_gives_well_formed_poses(tmp_path):
     np.testing.assert_allclose(again.joints, poses.joints, atol=1e-5)
 
 
-RAW = {"refine_radius_m": 0.0, "soft_argmax_window": 0}  # the network's own joints (no refinement, no window)
+RAW = {"refine_radius_m": 0.0, "soft_argmax_window": 0, "mask_keep_ratio": 0.0}  # the network alone, mask always on
 
 
 def test_temporal_filter_masks_with_the_previous_frame_only_for_known_tracks():

@@ -63,6 +63,10 @@ class VolumetricConfig(Config):
     temporal_radius_m: float = 0.3
     """Responses farther than this from the previous estimate of the same joint are zeroed, metres.
     Raise for fast motion or low frame rates (the joint must move less than this between frames)."""
+    mask_keep_ratio: float = 0.5
+    """A joint's temporal mask is dropped for the frame when the strongest HEM response inside it is below this
+    fraction of the joint's strongest response anywhere in the cube (the previous estimate was wrong or the
+    joint moved fast): without this fall-back one wrong frame masks out the right answer in all later ones."""
     max_prior_gap_frames: int = 1
     """A track's previous joints mask the heatmaps only if it was seen within this many frames."""
     min_confidence: float = 0.0
@@ -85,6 +89,8 @@ class VolumetricConfig(Config):
             raise InputError(None, "VolumetricConfig.temporal_radius_m", f"must be > 0, got {self.temporal_radius_m}")
         if int(self.max_prior_gap_frames) < 1:
             raise InputError(None, "VolumetricConfig.max_prior_gap_frames", f"must be >= 1, got {self.max_prior_gap_frames}")
+        if not 0.0 <= self.mask_keep_ratio <= 1.0:
+            raise InputError(None, "VolumetricConfig.mask_keep_ratio", f"must be in [0, 1], got {self.mask_keep_ratio}")
         if not self.refine_radius_m >= 0:
             raise InputError(None, "VolumetricConfig.refine_radius_m", f"must be >= 0, got {self.refine_radius_m}")
         if not 0.0 <= self.min_confidence <= 1.0:
@@ -234,7 +240,8 @@ class VolumetricReconstructor:
                                      self.config.temporal_radius_m)
             if self.device.type == "cpu":  # oneDNN's 3D convolutions are ~1.5x faster channels-last on CPU
                 unprojected = unprojected.contiguous(memory_format=torch.channels_last_3d)
-            out = self.model(unprojected, anchors, centers_t, mask, self.config.soft_argmax_window)
+            out = self.model(unprojected, anchors, centers_t, mask, self.config.soft_argmax_window,
+                             self.config.mask_keep_ratio)
             confidence = sample_volume(out.heatmaps, out.joints_world, centers_t, mc.grid).clamp(0.0, 1.0)
         joints = out.joints_world.double().cpu().numpy()  # (P, J, 3)
         confidence = confidence.double().cpu().numpy()  # (P, J)

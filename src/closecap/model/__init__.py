@@ -103,7 +103,7 @@ class VolumetricNet(nn.Module):
         self.klm = KLM(config.num_joints, config.widths, config.norm, config.unconditional)
 
     def forward(self, unprojected: torch.Tensor, anchors: torch.Tensor | None, centers_world: torch.Tensor,
-                temporal_mask: torch.Tensor | None = None, window: int = 0) -> ModelOutput:
+                temporal_mask: torch.Tensor | None = None, window: int = 0, mask_keep_ratio: float = 0.0) -> ModelOutput:
         """Predict heatmaps and joints for ``B`` cubes.
 
         Args:
@@ -114,6 +114,10 @@ class VolumetricNet(nn.Module):
                 filter: 0 far from the previous frame's joint), or ``None``.
             window: soft-argmax window in voxels around each volume's arg-max (0 = whole cube, as in
                 training; see :func:`closecap.volumes.soft_argmax`).
+            mask_keep_ratio: the temporal mask of a joint is dropped (KLM sees the whole heatmap) when the
+                strongest response it keeps is below this fraction of the joint's strongest response: the
+                previous estimate was wrong or the joint moved out of the radius, and a mask would lock
+                the error in (0 = always mask).
 
         Returns:
             :class:`ModelOutput`.
@@ -124,7 +128,11 @@ class VolumetricNet(nn.Module):
         hem_logits = self.hem(unprojected)
         heatmaps = torch.sigmoid(hem_logits)
         if temporal_mask is not None:
-            heatmaps = heatmaps * temporal_mask.to(heatmaps.dtype)
+            masked = heatmaps * temporal_mask.to(heatmaps.dtype)
+            if mask_keep_ratio > 0:
+                kept = masked.flatten(2).amax(-1) >= mask_keep_ratio * heatmaps.flatten(2).amax(-1)  # (B, J)
+                masked = torch.where(kept[..., None, None, None], masked, heatmaps)
+            heatmaps = masked
         klm_logits = self.klm(heatmaps, anchors)
         joints = soft_argmax(klm_logits, centers_world.to(klm_logits.dtype), self.config.grid, self.config.soft_argmax_beta,
                              window)
