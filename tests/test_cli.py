@@ -160,6 +160,17 @@ def test_train_then_volumetric_reconstruct_through_the_cli(tmp_path, capsys):
     assert doc["format"] == "closecap-3d" and len(doc["frames"]) == 6
     code, _, err = run(args[:-2] + ["--method", "volumetric-unconditional", "--model", model], capsys)
     assert code == 2 and "conditional" in err
+    # cameras the model was not trained for: one clear line, nothing written
+    from closecap.cameras import ring_rig
+    from closecap.config import save_json
+    from closecap.io.calibration import rig_to_dict
+
+    moved = tmp_path / "moved.json"
+    save_json(moved, rig_to_dict(ring_rig(5, radius_m=6.0, name_format="cam{:02d}")))
+    out = tmp_path / "moved_out.json"
+    code, _, err = run(["reconstruct", "--calib", moved, "--keypoints2d", scene / "keypoints2d", "--out", out,
+                        "--method", "volumetric", "--model", model], capsys)
+    assert code == 2 and "trained for another rig" in err and "closecap train" in err and not out.exists()
 
 
 def test_report_overlay_and_export_commands(exact_scene, tmp_path, capsys):

@@ -9,6 +9,8 @@ from __future__ import annotations
 import dataclasses
 from pathlib import Path
 
+import numpy as np
+
 from closecap.baseline import BaselineConfig, reconstruct_baseline
 from closecap.cameras import Rig
 from closecap.config import Config, save_json
@@ -67,8 +69,50 @@ def reconstruct(detections: Detections2D, rig: Rig, config: ReconstructConfig = 
     if (config.method == "volumetric-unconditional") != bool(train_config.model.unconditional):
         kind = "unconditional" if train_config.model.unconditional else "conditional"
         raise InputError(config.model_path, "model.unconditional", f"this checkpoint is {kind}; it does not fit method {config.method!r}")
+    from closecap.train import checkpoint_rig
+
+    trained_for = checkpoint_rig(config.model_path)
+    if trained_for is not None:
+        problem = rig_difference(trained_for, sub_rig)
+        if problem:
+            raise InputError(config.model_path, "rig", f"this model was trained for another rig ({problem}); train one "
+                                                       "for these cameras: `closecap train --calib CALIB --out MODEL.pt`")
     volumetric = VolumetricConfig(baseline=config.baseline, track=config.baseline.track)
     return reconstruct_volumetric(detections, sub_rig, model, volumetric, progress=progress)
+
+
+def rig_difference(trained: Rig, used: Rig, rotation_tol: float = 1e-3, position_tol_m: float = 0.01,
+                   intrinsics_tol: float = 0.01) -> str:
+    """Why the cameras of ``used`` are not cameras the model of rig ``trained`` knows ('' when they are).
+
+    Each camera of ``used`` must be in ``trained`` by name with the same image size, intrinsics and
+    distortion within ``intrinsics_tol`` (relative), rotation within ``rotation_tol`` (matrix entries) and
+    centre within ``position_tol_m`` metres. Fewer cameras than at training time is fine.
+
+    Example:
+        >>> from closecap.cameras import ring_rig
+        >>> rig_difference(ring_rig(5), ring_rig(5).subset(["cam00", "cam02"]))
+        ''
+        >>> rig_difference(ring_rig(5), ring_rig(5, radius_m=5.0))
+        'camera cam00 is turned 3.2 degrees'
+        >>> rig_difference(ring_rig(5), ring_rig(5, focal_px=900.0))
+        'camera cam00 has other intrinsics or distortion'
+    """
+    for name in used.names:
+        if name not in trained.names:
+            return f"camera {name} is not one of {list(trained.names)}"
+        a, b = trained.cameras[trained.index(name)], used.cameras[used.index(name)]
+        if (a.width, a.height) != (b.width, b.height):
+            return f"camera {name} has {b.width} x {b.height} images, not {a.width} x {a.height}"
+        scale = max(float(np.abs(a.K).max()), 1.0)
+        if np.abs(a.K - b.K).max() > intrinsics_tol * scale or np.abs(a.dist - b.dist).max() > intrinsics_tol:
+            return f"camera {name} has other intrinsics or distortion"
+        if np.abs(a.R - b.R).max() > rotation_tol:
+            return f"camera {name} is turned {np.degrees(np.arccos(np.clip((np.trace(a.R @ b.R.T) - 1) / 2, -1, 1))):.1f} degrees"
+        moved = float(np.linalg.norm(a.center_world - b.center_world))
+        if moved > position_tol_m:
+            return f"camera {name} is {moved:.2f} m from where it was"
+    return ""
 
 
 def reconstruct_files(calib_path: str | Path, keypoints_path: str | Path, out_path: str | Path,
