@@ -42,6 +42,10 @@ def test_stream_json_is_byte_identical_to_whole_clip(scene, tmp_path, smoothing)
     if smoothing == "offline":  # .json out: streamed, then converted
         reconstruct_stream(scene.calibration, scene.keypoints2d, tmp_path / "direct.json", config)
         assert (tmp_path / "direct.json").read_bytes() == whole.read_bytes()
+        # five windows smaller than the clip (each track assembled and cleaned on its own): still the same bytes
+        reconstruct_stream(scene.calibration, scene.keypoints2d, tmp_path / "windows.json", config,
+                           StreamConfig(chunk_frames=20, margin_frames=60))
+        assert (tmp_path / "windows.json").read_bytes() == whole.read_bytes()
 
 
 def test_short_margin_differs_only_near_seams(scene, tmp_path):
@@ -130,3 +134,42 @@ def test_chunks_cover_every_frame_once(T, chunk, margin):
         assert 0 <= w0 <= c0 < c1 <= w1 <= T and c0 - w0 <= margin and w1 - c1 <= margin
         covered.extend(range(c0, c1))
     assert covered == list(range(T))
+
+
+def _window_reference(t, ids, joints, confidence, column, rank, k, W):
+    """The dense, row-by-row merge of one output track (what the whole clip's stitching does)."""
+    out_j, out_c = np.full((W, 17, 3), np.nan), np.zeros((W, 17))
+    for f in range(W):
+        rows = np.flatnonzero(t == f)
+        for i in rows[np.argsort(rank[ids[rows]], kind="stable")].tolist():
+            if column[ids[i]] != k:
+                continue
+            mine = np.isfinite(out_j[f]).all(-1).any()
+            if not mine or (rank[ids[i]] > 0 and confidence[i].sum() > out_c[f].sum()):
+                out_j[f], out_c[f] = joints[i], confidence[i]
+    return out_j, out_c
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.integers(0, 2**32 - 1))
+def test_track_window_merges_chain_overlaps_as_the_dense_merge(seed):
+    from closecap.stream import _Rows, _track_window
+
+    rng = np.random.default_rng(seed)
+    W, P_raw = int(rng.integers(1, 12)), int(rng.integers(1, 6))
+    column = rng.integers(-1, 2, P_raw)  # raw id -> output track 0, 1 or dropped
+    rank = rng.integers(0, 3, P_raw)  # position in its chain
+    t, ids = [], []
+    for f in range(W):  # each frame: distinct raw ids, in the tracker's order
+        here = rng.permutation(P_raw)[:int(rng.integers(0, P_raw + 1))]
+        t += [f] * len(here)
+        ids += here.tolist()
+    t, ids = np.array(t, dtype=np.int64), np.array(ids, dtype=np.int64)
+    joints = rng.normal(size=(len(t), 17, 3))
+    joints[rng.random(len(t)) < 0.2] = np.nan  # a raw person with no joint: the slot counts as empty
+    confidence = rng.random((len(t), 17))
+    rows = _Rows(t + 5, ids, joints, confidence)
+    for k in (0, 1):
+        got = _track_window(rows, column[ids], rank, k, 5, 5 + W)
+        want = _window_reference(t, ids, joints, confidence, column, rank, k, W)
+        assert np.array_equal(got[0], want[0], equal_nan=True) and np.array_equal(got[1], want[1])

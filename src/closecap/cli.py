@@ -146,23 +146,49 @@ def eval_(
 @app.command()
 def synth(
     calib: Optional[Path] = typer.Option(None, "--calib", help="The rig to synthesise for (any calibration format); default: a 5-camera ring."),
-    out: Path = typer.Option(..., "--out", help="Scene folder to write."),
+    out: Path = typer.Option(..., "--out", help="Scene folder to write (with --scenes K > 1 or --workers: the folder of OUT/scene_0000, ...)."),
     people: str = typer.Option("2-4", help="Number of people, N or a range N-M."),
     frames: int = typer.Option(300, help="Frames (at the library's frame rate)."),
     seed: int = typer.Option(0, help="Random seed; same seed, same scene."),
     noise: str = typer.Option("realistic", help="2D detector noise: realistic, none, occlusion-heavy or gaussian:<px>."),
     split: str = typer.Option("train", help="Motion-library split: train or test (held-out takes)."),
     camera_type: Optional[str] = typer.Option(None, help="Panoptic calibrations: keep only cameras of this type (e.g. hd)."),
+    scenes: int = typer.Option(1, "--scenes", help="Scenes to write; more than 1 writes OUT/scene_0000, ... (scene i drawn from SeedSequence(seed, spawn_key=(i,)))."),
+    workers: Optional[int] = typer.Option(None, "--workers", help="Make and write the scenes on N Ray workers (same files whatever N; needs ray)."),
+    address: Optional[str] = typer.Option(None, "--address", help="An existing Ray cluster (with --workers; OUT must be storage every node sees)."),
 ) -> None:
-    """Write a synthetic close-interaction scene: calibration, OpenPose JSON per camera, ground truth, settings.
+    """Write synthetic close-interaction scenes: calibration, OpenPose JSON per camera, ground truth, settings.
 
     Example: closecap synth --calib calib.toml --people 2-4 --frames 300 --out scene/
+    Example: closecap synth --scenes 48 --workers 2 --frames 150 --out scenes/
     """
-    from closecap.pipelines import run_synth
+    people_range = _parse_range(people, "--people")
+    if scenes < 1:
+        raise InputError(None, "--scenes", f"must be >= 1, got {scenes}")
+    if address is not None and workers is None:
+        raise InputError(None, "--address", "needs --workers N (the Ray workers to use on that cluster)")
+    if scenes == 1 and workers is None:
+        from closecap.pipelines import run_synth
 
-    files = run_synth(out, calib=calib, people=_parse_range(people, "--people"), frames=frames, seed=seed,
-                      noise=noise, split=split, camera_type=camera_type)
-    typer.echo(f"wrote scene {files.root}")
+        files = run_synth(out, calib=calib, people=people_range, frames=frames, seed=seed, noise=noise, split=split,
+                          camera_type=camera_type)
+        typer.echo(f"wrote scene {files.root}")
+        return
+    from closecap.io.calibration import load_rig
+    from closecap.pipelines import default_rig
+    from closecap.synth.distributed import write_scenes
+    from closecap.synth.generate import SynthConfig, noise_preset
+    from closecap.synth.scenes import SceneConfig
+
+    rig = load_rig(calib, camera_type=camera_type) if calib is not None else default_rig()
+    config = SynthConfig(scene=SceneConfig(num_people=people_range, num_frames=frames, fps=30.0),
+                         noise=noise_preset(noise), seed=seed, split=split)
+    settings = {"synth": config.to_dict(), "noise_preset": noise,
+                "calibration": str(calib) if calib is not None else "closecap.pipelines.default_rig()"}
+    folders = write_scenes(out, rig, config, scenes, seed=seed, settings=settings, workers=workers, address=address,
+                           progress=True)
+    where = "serially" if workers is None else f"on {workers} Ray worker{'s' if workers > 1 else ''}"
+    typer.echo(f"wrote {len(folders)} scenes {folders[0].name} .. {folders[-1].name} in {out} ({where})")
 
 
 @app.command()

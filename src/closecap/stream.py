@@ -2,23 +2,28 @@
 
 ``reconstruct_stream`` is ``reconstruct_files`` for recordings of any length with the geometric baseline.
 Memory depends on ``StreamConfig.chunk_frames + 2 * margin_frames`` and on the number of people alive at
-once, not on the recording's length. Three passes, all frame-local or chunk-local:
+once, not on the recording's length nor on how many people came and went. Three passes, all frame-local or
+chunk-local:
 
 1. **Online, frame by frame.** :class:`OpenPoseStream` reads one frame's OpenPose files at a time;
    :func:`closecap.baseline.reconstruct_frame` (with the previous frame's people as proposals, as the
-   whole-clip path does) and an online :class:`closecap.track.Tracker` give raw tracked people, spooled to
-   uncompressed NPZ files of ``chunk_frames`` frames in a temporary folder beside the output. Per track only
-   a few numbers are kept: frames observed, first / last frame and pose.
+   whole-clip path does) and an online :class:`closecap.track.Tracker` (it forgets finished tracks) give raw
+   tracked people, spooled with their frame numbers to uncompressed NPZ files of ``chunk_frames`` frames in a
+   temporary folder beside the output. Per track only a few numbers are kept: frames observed, first / last
+   frame and pose.
 2. **Identity repair from the per-track numbers.** Broken tracks are stitched exactly as
    :func:`closecap.track.stitch_tracks` does on the whole clip (it only looks at the first and last pose
    of each track); tracks seen in fewer than ``min_track_len`` frames are dropped; ids are numbered in
    order of first appearance.
-3. **Offline filters per chunk with overlap.** Each chunk of ``chunk_frames`` output frames is cleaned
-   with ``margin_frames`` of context on both sides: temporal outlier rejection, gap filling, zero-phase
-   Butterworth smoothing and constant bone lengths, as :func:`closecap.track.track_people` does. The bone
-   lengths are the per-track medians over the whole recording, found by a first sweep over the chunks
-   (bone lengths of each track spooled to disk, read back one track at a time). Online One-Euro smoothing
-   carries its filter state from chunk to chunk and is exact.
+3. **Offline filters per chunk with overlap, one track at a time.** Each chunk of ``chunk_frames`` output
+   frames is cleaned with ``margin_frames`` of context on both sides: temporal outlier rejection, gap
+   filling, zero-phase Butterworth smoothing and constant bone lengths, as :func:`closecap.track.track_people`
+   does. The window's raw rows are read from the spool, then each track alive in the chunk is assembled,
+   cleaned and cut to the chunk on its own (every filter works per track), so the window's cost does not
+   grow with the number of tracks it holds. The bone lengths are the per-track medians over the whole
+   recording, found by a first sweep over the chunks (bone lengths of each track spooled to disk, read back
+   one track and one bone at a time). Online One-Euro smoothing carries its filter state from chunk to
+   chunk and is exact.
 
 **Equality with the whole-clip result.** Everything except the zero-phase filter is exact when
 ``margin_frames`` exceeds ``outlier_window // 2 + fill_gap_frames + 1``. ``filtfilt`` has an infinite
@@ -31,8 +36,10 @@ checks this for all three smoothing modes and for a stitched track. Known differ
 confidence is exactly 0 while its position is known, the confidence given to interpolated gap frames may
 look for a neighbour outside the window.
 
-**Memory** is set by the window (``chunk_frames + 2 * margin_frames`` frames, the filters run one track at a
-time), three spool files, and a few numbers per track; measured in ``benchmarks/results.md`` ("scale-out").
+**Memory** is set by the window: its raw rows (``chunk_frames + 2 * margin_frames`` frames of the people
+alive then), one track's window and its filters' temporaries, and the chunk's cleaned tracks; plus a few
+numbers per raw track and one byte per frame and camera for the input listing. Measured from 1 to 30 minutes
+in ``benchmarks/results.md`` ("scale-out").
 
 **Output.** JSON Lines (``.jsonl``), written incrementally to a temporary name and renamed at the end:
 line 1 is the closecap-3d header with ``"format": "closecap-3d-lines"`` (``version``, ``units``,
@@ -118,9 +125,10 @@ class OpenPoseStream:
 
     The folder layout is :func:`closecap.io.keypoints.read_detections`' (one sub-folder per camera, named
     ``<cam>`` or ``<cam>_json``, files ``*<frame>_keypoints.json``; a frame missing in a view means nobody
-    there). Opening only lists the files: per camera the sorted frame numbers (``int64``) and, when the
-    names follow one pattern ``<prefix><frame zero-padded>_keypoints.json`` (as OpenPose and closecap write
-    them), nothing else; otherwise the names too. Each file is parsed when its frame is asked for.
+    there). Opening only lists the files and keeps the union of the frame numbers (``int64``) and, per
+    camera, which of them have a file (one byte a frame); when the names follow one pattern
+    ``<prefix><frame zero-padded>_keypoints.json`` (as OpenPose and closecap write them) nothing else,
+    otherwise that camera's names too. Each file is parsed when its frame is asked for.
 
     Args:
         folder: the OpenPose folder.
@@ -160,12 +168,16 @@ class OpenPoseStream:
         if not dirs:
             raise InputError(self.folder, None, "no camera sub-folders: streaming reads OpenPose JSON folders")
         self._dirs = [dirs.get(cam) for cam in self.camera_names]
-        self._index = [self._list(d) for d in self._dirs]  # per view: (frames (N,), pattern or names)
-        all_frames = [f for f, _ in self._index if len(f)]
+        index = [self._list(d) for d in self._dirs]  # per view: (frames (N,), pattern or names)
+        all_frames = [f for f, _ in index if len(f)]
         self.frames = np.unique(np.concatenate(all_frames)) if all_frames else np.zeros(0, np.int64)
         if not len(self.frames):
             raise InputError(self.folder, None, "no frames found")
         self.frames.setflags(write=False)
+        # per view: which frames have a file ((T,) bool, 1 byte a frame) and the naming; the sorted frame
+        # numbers are kept only for views whose names must be kept too
+        self._has = [np.isin(self.frames, frames) for frames, _ in index]
+        self._naming = [naming if isinstance(naming, tuple) else (frames, naming) for frames, naming in index]
 
     @staticmethod
     def _list(folder: Path | None) -> tuple[np.ndarray, tuple[str, int] | np.ndarray]:
@@ -206,16 +218,18 @@ class OpenPoseStream:
         from closecap.io.keypoints import _clean_people, _read_openpose_file
 
         out = []
-        for folder, (frames, naming) in zip(self._dirs, self._index):
-            k = int(np.searchsorted(frames, frame))
-            if folder is None or k >= len(frames) or frames[k] != frame:
+        k = int(np.searchsorted(self.frames, frame))
+        known = k < len(self.frames) and self.frames[k] == frame
+        for folder, has, naming in zip(self._dirs, self._has, self._naming):
+            if folder is None or not known or not has[k]:
                 out.append(np.zeros((0, COCO17.num_joints, 3)))
                 continue
-            if isinstance(naming, tuple):
+            if isinstance(naming[0], str):
                 prefix, digits = naming
                 name = f"{prefix}{frame:0{digits}d}_keypoints.json"
             else:
-                name = str(naming[k])
+                frames, names = naming
+                name = str(names[int(np.searchsorted(frames, frame))])
             out.append(_clean_people(_read_openpose_file(folder / name), 0.0))
         return tuple(out)
 
@@ -251,15 +265,19 @@ class _TrackStats:
 
 
 class _Spool:
-    """Raw tracked people per frame in uncompressed NPZ files of ``chunk`` frames."""
+    """Raw tracked people per frame in uncompressed NPZ files of ``chunk`` frames, with the frame numbers.
+
+    Parts are read back on demand and not cached: a window loads the parts it overlaps, keeps its slice of
+    them and lets the rest go."""
 
     def __init__(self, folder: Path, chunk: int) -> None:
         self.folder, self.chunk = folder, chunk
+        self._frames: list[int] = []
         self._rows: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
         self.written = 0
-        self._cache: dict[int, dict[str, np.ndarray]] = {}
 
-    def append(self, ids: np.ndarray, joints: np.ndarray, confidence: np.ndarray) -> None:
+    def append(self, frame: int, ids: np.ndarray, joints: np.ndarray, confidence: np.ndarray) -> None:
+        self._frames.append(int(frame))
         self._rows.append((ids, joints, confidence))
         if len(self._rows) == self.chunk:
             self.flush()
@@ -269,40 +287,63 @@ class _Spool:
             return
         counts = np.array([len(r[0]) for r in self._rows], dtype=np.int64)
         J = COCO17.num_joints
-        np.savez(self.folder / f"raw_{self.written // self.chunk:06d}.npz", counts=counts,
-                 ids=np.concatenate([r[0] for r in self._rows]).astype(np.int64),
+        np.savez(self._path(self.written // self.chunk), frames=np.array(self._frames, dtype=np.int64),
+                 counts=counts, ids=np.concatenate([r[0] for r in self._rows]).astype(np.int64),
                  joints=np.concatenate([r[1].reshape(-1, J, 3) for r in self._rows]),
                  confidence=np.concatenate([r[2].reshape(-1, J) for r in self._rows]))
         self.written += len(self._rows)
-        self._rows = []
+        self._rows, self._frames = [], []
 
-    def _load(self, k: int) -> dict[str, np.ndarray]:
-        if k not in self._cache:
-            if len(self._cache) >= 3:
-                self._cache.pop(next(iter(self._cache)))
-            with np.load(self.folder / f"raw_{k:06d}.npz") as data:
-                part = {key: data[key] for key in data.files}
-            part["offsets"] = np.concatenate([[0], np.cumsum(part["counts"])])
-            self._cache[k] = part
-        return self._cache[k]
+    def _path(self, k: int) -> Path:
+        return self.folder / f"raw_{k:06d}.npz"
 
-    def frames(self, start: int, stop: int) -> Iterator[tuple[int, np.ndarray, np.ndarray, np.ndarray]]:
-        """``(t, ids (P_t,), joints (P_t, J, 3), confidence (P_t, J))`` for frame indices ``start <= t < stop``."""
-        for t in range(start, stop):
-            part = self._load(t // self.chunk)
-            i = t % self.chunk
-            a, b = part["offsets"][i], part["offsets"][i + 1]
-            yield t, part["ids"][a:b], part["joints"][a:b], part["confidence"][a:b]
+    def _parts(self, start: int, stop: int) -> Iterator[tuple[int, int, int]]:
+        """``(part, lo, hi)``: the parts holding frame indices ``[start, stop)`` and the local range in each."""
+        for k in range(start // self.chunk, (stop - 1) // self.chunk + 1):
+            yield k, max(start - k * self.chunk, 0), min(stop - k * self.chunk, self.chunk)
+
+    def frame_numbers(self, start: int, stop: int) -> np.ndarray:
+        """``(stop - start,)`` int64 frame numbers of the frame indices ``[start, stop)``."""
+        out = []
+        for k, lo, hi in self._parts(start, stop):
+            with np.load(self._path(k)) as data:
+                out.append(data["frames"][lo:hi])
+        return np.concatenate(out)
+
+    def rows(self, start: int, stop: int) -> _Rows:
+        """Every raw tracked person of the frame indices ``[start, stop)``, frame-major."""
+        t, ids, joints, confidence = [], [], [], []
+        for k, lo, hi in self._parts(start, stop):
+            with np.load(self._path(k)) as data:
+                counts = data["counts"]
+                offsets = np.concatenate([[0], np.cumsum(counts)])
+                a, b = int(offsets[lo]), int(offsets[hi])
+                t.append(np.repeat(np.arange(lo, hi) + k * self.chunk, counts[lo:hi]))
+                ids.append(data["ids"][a:b])
+                joints.append(data["joints"][a:b].copy())
+                confidence.append(data["confidence"][a:b].copy())
+        return _Rows(np.concatenate(t), np.concatenate(ids), np.concatenate(joints), np.concatenate(confidence))
 
     def ids_only(self) -> Iterator[tuple[int, np.ndarray]]:
         """``(t, ids (P_t,))`` for every frame, reading only the ids."""
         t = 0
         for k in range(math.ceil(self.written / self.chunk)):
-            with np.load(self.folder / f"raw_{k:06d}.npz") as data:
+            with np.load(self._path(k)) as data:
                 counts, ids = data["counts"], data["ids"]
             for part in np.split(ids, np.cumsum(counts)[:-1]):
                 yield t, part
                 t += 1
+
+
+@dataclasses.dataclass(frozen=True)
+class _Rows:
+    """Raw tracked people of a range of frames: frame index ``t (N,)``, raw id ``ids (N,)``, ``joints (N, J, 3)``
+    metres, ``confidence (N, J)``; frame-major, each frame's people in the tracker's order."""
+
+    t: np.ndarray
+    ids: np.ndarray
+    joints: np.ndarray
+    confidence: np.ndarray
 
 
 def _stitch(stats: _TrackStats, config: TrackConfig) -> list[list[int]]:
@@ -355,38 +396,65 @@ class _Plan:
     spans: np.ndarray  # (K, 2) first and last frame index of each output track
 
 
-def _window(spool: _Spool, plan: _Plan, start: int, stop: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Dense ``joints (W, K_w, J, 3)``, ``confidence (W, K_w, J)`` for frames ``[start, stop)`` and the columns
-    ``(K_w,)`` of the output tracks alive there (stitched as :func:`~closecap.track.stitch_tracks` merges)."""
+@dataclasses.dataclass
+class _Piece:
+    """One output track over frame indices ``[start, start + len(joints))`` of a chunk (inside its span):
+    ``joints (L, J, 3)`` metres (NaN = missing), ``confidence (L, J)``."""
+
+    track: int
+    start: int
+    joints: np.ndarray
+    confidence: np.ndarray
+
+    @property
+    def stop(self) -> int:
+        return self.start + len(self.joints)
+
+
+def _track_window(rows: _Rows, column: np.ndarray, rank: np.ndarray, k: int, start: int,
+                  stop: int) -> tuple[np.ndarray, np.ndarray]:
+    """Output track ``k`` over frame indices ``[start, stop)``: ``joints (W, J, 3)``, ``confidence (W, J)``.
+
+    ``column (N,)`` is the output column of each row. Where two raw tracks of one chain share a frame, they
+    are merged as :func:`~closecap.track.stitch_tracks` merges them: head first, a successor replaces it
+    when its confidence sum is larger."""
     J = COCO17.num_joints
-    cols = np.flatnonzero((plan.spans[:, 0] < stop) & (plan.spans[:, 1] >= start))
-    local = np.full(len(plan.spans), -1)
-    local[cols] = np.arange(len(cols))
-    W = stop - start
-    joints = np.full((W, len(cols), J, 3), np.nan)
-    confidence = np.zeros((W, len(cols), J))
-    for t, ids, pj, pc in spool.frames(start, stop):
-        out = plan.column[ids]
-        for i in np.argsort(plan.rank[ids], kind="stable").tolist():  # chain order: head, then successors
-            if out[i] < 0:
-                continue
-            k = local[out[i]]
-            mine = np.isfinite(joints[t - start, k]).all(-1).any()
-            if not mine or (plan.rank[ids[i]] > 0 and pc[i].sum() > confidence[t - start, k].sum()):
-                joints[t - start, k], confidence[t - start, k] = pj[i], pc[i]
-    return joints, confidence, cols
+    joints = np.full((stop - start, J, 3), np.nan)
+    confidence = np.zeros((stop - start, J))
+    sel = np.flatnonzero(column == k)
+    if not sel.size:
+        return joints, confidence
+    t = rows.t[sel] - start
+    order = np.lexsort((sel, rank[rows.ids[sel]], t))  # by frame, then chain order, then the frame's order
+    sel, t = sel[order], t[order]
+    first = np.ones(len(t), dtype=bool)
+    first[1:] = t[1:] != t[:-1]
+    joints[t[first]], confidence[t[first]] = rows.joints[sel[first]], rows.confidence[sel[first]]
+    for i in np.flatnonzero(~first).tolist():  # two raw tracks of the chain in one frame (a stitch overlap)
+        f, r = int(t[i]), int(sel[i])
+        mine = np.isfinite(joints[f]).all(-1).any()
+        if not mine or (rank[rows.ids[r]] > 0 and rows.confidence[r].sum() > confidence[f].sum()):
+            joints[f], confidence[f] = rows.joints[r], rows.confidence[r]
+    return joints, confidence
 
 
-def _clean(joints: np.ndarray, confidence: np.ndarray, config: TrackConfig,
-           group: int = 1) -> tuple[np.ndarray, np.ndarray]:
-    """The frame-local part of :func:`closecap.track.track_people` (outliers, gap filling, offline smoothing)
-    on ``joints (W, K, J, 3)``, ``group`` tracks at a time: every step is per track, so the result is the same,
-    and the temporaries (the running median's windows) stay bounded whatever the number of tracks."""
-    if joints.shape[1] > group:
-        parts = [_clean(joints[:, k:k + group], confidence[:, k:k + group], config, group)
-                 for k in range(0, joints.shape[1], group)]
-        return np.concatenate([p[0] for p in parts], axis=1), np.concatenate([p[1] for p in parts], axis=1)
-    return clean_tracks(joints, confidence, config)
+def _clean_chunks(spool: _Spool, plan: _Plan, T: int, chunk: int, margin: int,
+                  track: TrackConfig) -> Iterator[tuple[int, int, list[_Piece]]]:
+    """``(c0, c1, pieces)`` per output chunk ``[c0, c1)``: each output track alive there, cleaned by
+    :func:`~closecap.track.clean_tracks` over the chunk's window ``[c0 - margin, c1 + margin)`` one track
+    at a time (every step is per track, so this is the whole-clip result away from the window edges), cut
+    to the chunk and to the track's span. Memory: the window's raw rows, one track's window, the pieces."""
+    for c0, c1, w0, w1 in _chunks(T, chunk, margin):
+        rows = spool.rows(w0, w1)
+        column = plan.column[rows.ids] if len(plan.column) else np.zeros(0, np.int64)
+        pieces = []
+        for k in np.flatnonzero((plan.spans[:, 0] < c1) & (plan.spans[:, 1] >= c0)).tolist():
+            joints, confidence = _track_window(rows, column, plan.rank, k, w0, w1)
+            joints, confidence = clean_tracks(joints[:, None], confidence[:, None], track)  # (W, 1, J, 3)
+            a, b = max(c0, int(plan.spans[k, 0])), min(c1, int(plan.spans[k, 1]) + 1)
+            pieces.append(_Piece(k, a, joints[a - w0:b - w0, 0].copy(), confidence[a - w0:b - w0, 0].copy()))
+        del rows, column
+        yield c0, c1, pieces
 
 
 def _chunks(T: int, chunk: int, margin: int) -> Iterator[tuple[int, int, int, int]]:
@@ -465,12 +533,12 @@ def stream_frames(reader, rig: Rig, work_dir: Path, out_path: Path, config: Reco
     track = config.baseline.track
     chunk, margin = int(stream.chunk_frames), int(stream.margin_frames)
     J = COCO17.num_joints
-    # pass 1: online reconstruction and tracking, spooled to disk
+    # pass 1: online reconstruction and tracking, spooled to disk (frame numbers included)
     spool = _Spool(work_dir, chunk)
     stats = _TrackStats()
     tracker = Tracker(track)
-    frames = np.zeros(len(reader), dtype=np.int64)
     previous = None
+    last_frame = None
     items = reader
     if progress:
         from tqdm import tqdm
@@ -478,18 +546,18 @@ def stream_frames(reader, rig: Rig, work_dir: Path, out_path: Path, config: Reco
         items = tqdm(reader, total=len(reader), desc="stream", unit="frame")
     t = -1
     for t, (frame, views) in enumerate(items):
-        frames[t] = frame
+        if last_frame is not None and int(frame) <= last_frame:
+            raise InputError(None, "frames", "frame numbers must be strictly increasing")
+        last_frame = int(frame)
         joints, confidence = reconstruct_frame(views, rig, config.baseline, previous)
         previous = joints if len(joints) else None
         ids = tracker.update(joints.reshape(-1, J, 3))
         stats.add(t, ids, joints)
-        spool.append(ids, joints, confidence)
+        spool.append(frame, ids, joints, confidence)
     spool.flush()
     T = t + 1
     if T < 1:
         raise InputError(None, "keypoints2d", "no frames")
-    if np.any(np.diff(frames) <= 0):
-        raise InputError(None, "frames", "frame numbers must be strictly increasing")
 
     # pass 2: stitching and short-track removal from the per-track numbers (+ one sweep over the ids)
     chains = _stitch(stats, track)
@@ -510,6 +578,7 @@ def stream_frames(reader, rig: Rig, work_dir: Path, out_path: Path, config: Reco
                      dtype=np.int64).reshape(-1, 2)
     plan = _Plan(column_of_chain[chain_of] if P_raw else np.zeros(0, np.int64), rank, spans)
     K = len(kept)
+    del stats, chains, chain_of, seen
 
     # pass 3a: per-track bone-length medians over the whole recording (offline smoothing with bones only)
     bones = COCO17.bone_indices
@@ -517,24 +586,32 @@ def stream_frames(reader, rig: Rig, work_dir: Path, out_path: Path, config: Reco
     if track.smoothing == "offline" and track.bone_iterations > 0 and K:
         lengths = _bone_medians(spool, plan, T, chunk, margin, track, bones, work_dir)
 
-    # pass 3b: clean each chunk with context, write its frames
+    # pass 3b: clean each chunk with context, one track at a time, write its frames
     header = {"format": STREAM_FORMAT, "version": STREAM_VERSION, "units": "m", "skeleton": COCO17.name,
               "joint_names": list(COCO17.joint_names), "convention": "world frame of the calibration",
               "ids": list(range(K)), "config": run_config if run_config is not None else config.to_dict()}
     euro = OneEuroFilter(track.fps, track.min_cutoff_hz, track.beta, track.derivative_cutoff_hz) \
         if track.smoothing == "online" else None
+    no_cols, no_joints, no_conf = np.zeros(0, np.int64), np.zeros((0, J, 3)), np.zeros((0, J))
     with atomic_output(out_path, "w") as out:
         out.write(json.dumps(header, allow_nan=False) + "\n")
-        for c0, c1, w0, w1 in _chunks(T, chunk, margin):
-            joints, confidence, cols = _window(spool, plan, w0, w1)
-            joints, confidence = _clean(joints, confidence, track)
-            joints, confidence = joints[c0 - w0:c1 - w0], confidence[c0 - w0:c1 - w0]
-            if lengths is not None and len(cols):
-                joints = enforce_bone_lengths(joints, bones, track.bone_iterations, lengths[cols])
+        for c0, c1, pieces in _clean_chunks(spool, plan, T, chunk, margin, track):
+            if lengths is not None:
+                for piece in pieces:
+                    piece.joints = enforce_bone_lengths(piece.joints[:, None], bones, track.bone_iterations,
+                                                        lengths[piece.track][None])[:, 0]
             if euro is not None:
-                joints = _online(euro, joints, cols, K)
-            for i in range(c1 - c0):
-                out.write(_frame_line(int(frames[c0 + i]), cols, joints[i], confidence[i]) + "\n")
+                _online(euro, pieces, c0, c1, K)
+            frames = spool.frame_numbers(c0, c1)
+            for t in range(c0, c1):
+                here = [p for p in pieces if p.start <= t < p.stop]  # in column order
+                if here:
+                    cols = np.array([p.track for p in here], dtype=np.int64)
+                    joints = np.stack([p.joints[t - p.start] for p in here])
+                    confidence = np.stack([p.confidence[t - p.start] for p in here])
+                else:
+                    cols, joints, confidence = no_cols, no_joints, no_conf
+                out.write(_frame_line(int(frames[t - c0]), cols, joints, confidence) + "\n")
     return StreamSummary(T, K, tuple(range(K)), out_path)
 
 
@@ -542,43 +619,43 @@ def _bone_medians(spool: _Spool, plan: _Plan, T: int, chunk: int, margin: int, t
                   bones: np.ndarray, work_dir: Path) -> np.ndarray:
     """``(K, B)`` metres: per output track, the median over its frames of each smoothed bone's length.
 
-    Each track's lengths over its span are written to one file at the track's offset; then read back one
-    track at a time (memory: one track's span x B)."""
+    The lengths go to one file, track after track and, inside a track, bone after bone over its span; then
+    each (track, bone) run is read back alone (memory: one track's span, 8 bytes a frame)."""
     K, B = len(plan.spans), len(bones)
     span_len = plan.spans[:, 1] - plan.spans[:, 0] + 1  # (K,)
     offset = np.concatenate([[0], np.cumsum(span_len)])[:-1] * B * 8  # bytes
     path = work_dir / "bone_lengths.f64"
     with open(path, "wb") as f:
         f.truncate(int(span_len.sum()) * B * 8)
-        for c0, c1, w0, w1 in _chunks(T, chunk, margin):
-            joints, confidence, cols = _window(spool, plan, w0, w1)
-            joints, _ = _clean(joints, confidence, track)
-            joints = joints[c0 - w0:c1 - w0]
-            length = np.linalg.norm(joints[:, :, bones[:, 0]] - joints[:, :, bones[:, 1]], axis=-1)  # (C, K_w, B)
-            for j, k in enumerate(cols.tolist()):
-                a, b = max(c0, plan.spans[k, 0]), min(c1, plan.spans[k, 1] + 1)
-                if a >= b:
-                    continue
-                f.seek(int(offset[k] + (a - plan.spans[k, 0]) * B * 8))
-                f.write(np.ascontiguousarray(length[a - c0:b - c0, j], dtype=np.float64).tobytes())
+        for _, _, pieces in _clean_chunks(spool, plan, T, chunk, margin, track):
+            for piece in pieces:
+                k = piece.track
+                length = np.linalg.norm(piece.joints[:, bones[:, 0]] - piece.joints[:, bones[:, 1]], axis=-1)  # (L, B)
+                for bone in range(B):
+                    f.seek(int(offset[k] + (bone * span_len[k] + piece.start - plan.spans[k, 0]) * 8))
+                    f.write(np.ascontiguousarray(length[:, bone], dtype=np.float64).tobytes())
     lengths = np.zeros((K, B))
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
         for k in range(K):
-            values = np.fromfile(path, dtype=np.float64, count=int(span_len[k]) * B, offset=int(offset[k]))
-            lengths[k] = np.nanmedian(values.reshape(-1, B), axis=0)
+            for bone in range(B):
+                lengths[k, bone] = np.nanmedian(np.fromfile(path, dtype=np.float64, count=int(span_len[k]),
+                                                             offset=int(offset[k] + bone * span_len[k] * 8)))
     return lengths
 
 
-def _online(euro: OneEuroFilter, joints: np.ndarray, cols: np.ndarray, K: int) -> np.ndarray:
-    """Causal One-Euro over the chunk's frames, the filter state covering all ``K`` tracks."""
-    out = np.empty_like(joints)
-    full = np.full((K,) + joints.shape[2:], np.nan)
-    for i in range(len(joints)):
+def _online(euro: OneEuroFilter, pieces: list[_Piece], c0: int, c1: int, K: int) -> None:
+    """Causal One-Euro over the chunk's frames ``[c0, c1)`` in place, the filter state covering all ``K`` tracks
+    (a track absent in a frame is NaN there, as in the whole clip)."""
+    full = np.full((K, COCO17.num_joints, 3), np.nan)
+    for t in range(c0, c1):
+        here = [p for p in pieces if p.start <= t < p.stop]
         full[:] = np.nan
-        full[cols] = joints[i]
-        out[i] = euro(full)[cols]
-    return out
+        for p in here:
+            full[p.track] = p.joints[t - p.start]
+        filtered = euro(full)
+        for p in here:
+            p.joints[t - p.start] = filtered[p.track]
 
 
 def _frame_line(frame: int, cols: np.ndarray, joints: np.ndarray, confidence: np.ndarray) -> str:

@@ -12,6 +12,8 @@ A producer is any picklable ``make(index, rng) -> sample``; :class:`SceneMaker` 
 scenes (ground truth + simulated detections) in a rig, and :class:`TrainSceneMaker` the training batches of
 :func:`closecap.train.scene_samples`, seeded as :func:`closecap.train.sample_stream` seeds them
 (``rng([seed, scene index])``) so a trainer fed by it sees the same batches as the serial stream.
+:func:`write_scenes` (``closecap synth --scenes K --workers N``) writes ``K`` scene folders, each made and
+written by a worker (:class:`SceneWriter`): the files are the same for any ``N``, serial included.
 
 Example:
     >>> from closecap.pipelines import default_rig
@@ -29,6 +31,7 @@ import dataclasses
 import hashlib
 import pickle
 from collections import deque
+from pathlib import Path
 from typing import Any, Callable, Iterator
 
 import numpy as np
@@ -256,3 +259,84 @@ def train_scene_stream(config, rig: Rig | None, start_scene: int = 0, *, workers
     """
     return iter_produce(TrainSceneMaker(config, rig), seed=int(config.seed), start=start_scene, count=None,
                         workers=workers, prefetch=prefetch, address=address)
+
+
+def scene_folder_name(index: int) -> str:
+    """The folder of scene ``index`` in a multi-scene output: ``scene_0000``, ``scene_0001``, ...
+
+    Example:
+        >>> scene_folder_name(7)
+        'scene_0007'
+    """
+    return f"scene_{int(index):04d}"
+
+
+class SceneWriter:
+    """``make(index, rng) -> Path``: a :class:`SceneMaker` scene written as a scene folder
+    (:func:`closecap.io.scene.write_scene`) to ``root / scene_folder_name(index)``, by the worker that makes
+    it (the driver only waits; on a cluster, ``root`` must be storage that every node sees).
+
+    ``settings`` go to each scene's ``settings.json`` with ``scene_index`` and the seeding added.
+
+    Example:
+        >>> SceneWriter("/tmp/x", None, None, seed=1).root.name
+        'x'
+    """
+
+    def __init__(self, root: str | Path, rig: Rig, config=None, *, seed: int, settings: dict | None = None) -> None:
+        self.root = Path(root).absolute()
+        self.maker = SceneMaker(rig, config)
+        self.seed = int(seed)
+        self.settings = dict(settings or {})
+
+    def __call__(self, index: int, rng: np.random.Generator) -> Path:
+        from closecap.io.scene import write_scene
+
+        gt, detections = self.maker(index, rng)
+        settings = {**self.settings, "scene_index": int(index),
+                    "scene_seed": f"numpy.random.SeedSequence({self.seed}, spawn_key=({int(index)},))"}
+        return write_scene(self.root / scene_folder_name(index), self.maker.rig, detections, gt, settings).root
+
+
+def write_scenes(root: str | Path, rig: Rig, config, count: int, *, seed: int, settings: dict | None = None,
+                 start: int = 0, workers: int | None = None, block: int = 1, address: str | None = None,
+                 progress: bool = False) -> list[Path]:
+    """Write ``count`` synthetic scenes ``root/scene_0000, ...`` (each a scene folder as ``closecap synth``
+    writes one), made and written on ``workers`` Ray workers or serially. Scene ``i`` is drawn from
+    :func:`sample_rng(seed, i) <sample_rng>`, so the files are the same whatever ``workers``, ``block`` or
+    ``address`` (``config.seed`` is not used for drawing).
+
+    Args:
+        root: output folder (created). rig: the ``V`` cameras. config: a
+            :class:`closecap.synth.generate.SynthConfig` (scene, noise, split). count: scenes to write.
+        seed: run seed. settings: extra entries of each ``settings.json``. start: index of the first scene.
+        workers: Ray worker processes (``None`` = serial, no Ray needed). block: scenes per task.
+        address: an existing Ray cluster (``root`` must be shared storage then).
+        progress: a progress bar over scenes.
+
+    Returns:
+        The ``count`` scene folders, in index order.
+
+    Example:
+        >>> import tempfile
+        >>> from closecap.pipelines import default_rig
+        >>> from closecap.synth.generate import SynthConfig
+        >>> from closecap.synth.scenes import SceneConfig
+        >>> config = SynthConfig(scene=SceneConfig(num_people=(2, 2), num_frames=3))
+        >>> with tempfile.TemporaryDirectory() as tmp:
+        ...     folders = write_scenes(tmp, default_rig(), config, 2, seed=4)
+        ...     names = [(f.name, (f / "gt.json").exists()) for f in folders]
+        >>> names
+        [('scene_0000', True), ('scene_0001', True)]
+    """
+    if int(count) < 1:
+        raise InputError(None, "scenes", f"must be >= 1, got {count}")
+    root = Path(root)
+    root.mkdir(parents=True, exist_ok=True)
+    writer = SceneWriter(root, rig, config, seed=seed, settings=settings)
+    items = iter_produce(writer, seed, start, int(count), workers=workers, block=block, address=address)
+    if progress:
+        from tqdm import tqdm
+
+        items = tqdm(items, total=int(count), desc="scenes", unit="scene")
+    return [Path(folder) for folder in items]
