@@ -194,3 +194,22 @@ def test_report_overlay_and_export_commands(exact_scene, tmp_path, capsys):
     shutil.copy(pred, run_dir / "pred.json")
     code, out, err = run(["report", run_dir], capsys)
     assert code == 0 and (run_dir / "report.html").stat().st_size > 10_000, err
+
+
+def test_train_on_your_own_motions(tmp_path, capsys):
+    from closecap.skeleton import COCO17
+    from closecap.synth.library import load_library
+
+    motions = tmp_path / "mocap"
+    motions.mkdir()
+    for i, clip in enumerate(load_library().singles()[:3]):
+        np.savez(motions / f"take{i}.npz", joints=clip.joints_world[0], fps=clip.fps,
+                 joint_names=np.array(COCO17.joint_names))
+    model = tmp_path / "mine.pt"
+    code, out, err = run(["train", "--out", model, "--steps", "1", "--batch-size", "1", "--motions", motions], capsys)
+    assert code == 0, err
+    assert "3 clips" in out and (tmp_path / "mine.motions.npz").exists()
+    saved = json.loads((tmp_path / "mine.config.json").read_text())
+    assert saved["train"]["library_path"] == str((tmp_path / "mine.motions.npz").resolve())
+    code, _, err = run(["train", "--out", tmp_path / "x.pt", "--steps", "1", "--motions", tmp_path / "nothing"], capsys)
+    assert code == 2 and "nothing" in err and not (tmp_path / "x.pt").exists()

@@ -204,6 +204,9 @@ def train(
     device: str = typer.Option("auto", help="auto, cpu or cuda."),
     resume: bool = typer.Option(False, help="Continue from --out if it exists."),
     camera_type: Optional[str] = typer.Option(None, help="Panoptic calibrations: keep only cameras of this type (e.g. hd)."),
+    motions: Optional[Path] = typer.Option(None, "--motions", help="Your motion capture to train on (a folder of .bvh, .amc+.asf, .npz or Panoptic folders) instead of the shipped library; saved as MODEL.motions.npz."),
+    workers: Optional[int] = typer.Option(None, "--workers", help="Make the training scenes on N Ray workers (the same batches as without; needs ray)."),
+    address: Optional[str] = typer.Option(None, "--address", help="An existing Ray cluster for --workers."),
 ) -> None:
     """Train the conditional volumetric network for a rig on synthetic close interactions (no real image-pose pairs).
 
@@ -219,9 +222,21 @@ def train(
     from closecap.io.calibration import load_rig
 
     rig = load_rig(calib, camera_type=camera_type) if calib is not None else default_rig()
-    config = TrainConfig(random_rigs=random_rigs, steps=steps, batch_size=batch_size, lr=lr, seed=seed, device=device)
+    if address is not None and workers is None:
+        raise InputError(None, "--address", "needs --workers N (the Ray workers to use on that cluster)")
+    library_path = ""
+    if motions is not None:
+        from closecap.synth.library import library_from_motions, save_library
+
+        library = library_from_motions(motions)
+        library_path = str(Path(out).with_suffix(".motions.npz").resolve())
+        if not (resume and Path(library_path).exists()):
+            save_library(library, library_path)
+        typer.echo(f"motion library: {len(library)} clips ({len(library.pairs())} pairs), {library.seconds():.0f} s -> {library_path}")
+    config = TrainConfig(random_rigs=random_rigs, steps=steps, batch_size=batch_size, lr=lr, seed=seed, device=device,
+                         library_path=library_path)
     config = config.replace(model=config.model.replace(unconditional=unconditional))
-    result = run_train(config, out, rig, resume=resume, progress=True)
+    result = run_train(config, out, rig, resume=resume, progress=True, workers=workers, address=address)
     typer.echo(f"wrote {out}: {result.steps} steps, HEM loss {result.hem_loss:.3f}, KLM L1 {result.klm_loss_m * 100:.1f} cm, "
                f"{result.seconds:.0f} s")
 

@@ -77,6 +77,9 @@ class TrainConfig(Config):
     """Fraction of scenes whose noise is :meth:`NoiseConfig.occlusion_heavy` instead of ``noise``."""
     split: str = "train"
     """Motion library split the scenes come from (``test`` is held out for evaluation)."""
+    library_path: str = ""
+    """Motion library file (:func:`closecap.synth.library.save_library`, e.g. from ``closecap train --motions DIR``);
+    empty = the library shipped with closecap."""
     frames_per_scene: int = 2
     """Frames used from each scene (each gives one sample per person)."""
     center_noise_m: float = 0.05
@@ -236,7 +239,7 @@ def scene_samples(config: TrainConfig, rng: np.random.Generator, rig: Rig | None
     """
     from closecap.synth.library import load_library
 
-    library = (load_library() if library is None else library).split(config.split)
+    library = (load_library(config.library_path or None) if library is None else library).split(config.split)
     if config.random_rigs:
         rig = random_rig(rng, config.rig_config)
     elif rig is None:
@@ -275,6 +278,10 @@ def sample_stream(config: TrainConfig, rig: Rig | None, start_step: int = 0, lib
 
         scenes = train_scene_stream(config, rig, first_scene, workers=workers, address=address)
     else:
+        if library is None:
+            from closecap.synth.library import load_library
+
+            library = load_library(config.library_path or None)  # once, not per scene
         scenes = (scene_samples(config, np.random.default_rng([config.seed, index]), rig, library)
                   for index in itertools.count(first_scene))
     shuffle = np.random.default_rng([config.seed, start_step, 1])

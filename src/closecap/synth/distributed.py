@@ -242,7 +242,7 @@ class TrainSceneMaker:
         from closecap.train import scene_samples
 
         if self._library is None:
-            self._library = load_library()
+            self._library = load_library(getattr(self.config, "library_path", "") or None)
         return scene_samples(self.config, np.random.default_rng([self.config.seed, int(index)]), self.rig,
                              self._library)
 

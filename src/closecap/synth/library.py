@@ -237,3 +237,72 @@ def build_library(mocap_dir: str | Path, *, fps: float = 15.0,
             split="test" if take in test_takes else "train", fps=fps,
             joints_world=np.stack([m.joints_world for m in people]), source=f.name))
     return MotionLibrary(tuple(clips))
+
+
+MOTION_SUFFIXES = (".bvh", ".amc", ".npz")
+ANKLE_HEIGHT_M = 0.07
+"""Height of the ankle joints above the floor when a foot is down (library clips: floor at z = 0)."""
+
+
+def library_from_motions(folder: str | Path, *, fps: float = 15.0, min_seconds: float = 2.0) -> MotionLibrary:
+    """A training library from a user's motion capture: every ``.bvh``, ``.amc`` (with its ``.asf``),
+    ``.npz`` (:func:`closecap.synth.motion.load_npz` layout) and Panoptic folder under ``folder``.
+
+    Each file becomes a clip of the ``train`` split, resampled to ``fps``: a two-person file is a ``pair``
+    (kept in its own world frame), any other file gives one ``single`` clip per person. A clip is cut to its
+    longest run of frames where every joint is known (Panoptic leaves unobserved joints NaN) and dropped when
+    that run is shorter than ``min_seconds``. The floor is moved to z = 0 (lowest ankle ``ANKLE_HEIGHT_M`` above it).
+
+    Args:
+        folder: a folder (searched recursively) or one motion file.
+        fps: frame rate of the library. min_seconds: shortest clip kept.
+
+    Returns:
+        :class:`MotionLibrary`; :class:`~closecap.errors.InputError` when no clip is usable.
+
+    Example:
+        >>> import tempfile
+        >>> from closecap.synth.motion import Motion
+        >>> folder = Path(tempfile.mkdtemp())
+        >>> walk = load_library().singles()[0].joints_world[0]  # (T, 17, 3)
+        >>> np.savez(folder / "walk.npz", joints=walk, fps=15.0, joint_names=np.array(COCO17.joint_names))
+        >>> lib = library_from_motions(folder)
+        >>> len(lib), lib.clips[0].kind, lib.clips[0].split
+        (1, 'single', 'train')
+    """
+    from closecap.synth.motion import load_motions
+
+    folder = Path(folder)
+    if not folder.exists():
+        raise InputError(folder, None, "no such motion file or folder")
+    if folder.is_file():
+        sources = [folder]
+    else:
+        sources = sorted(p for p in folder.rglob("*") if p.is_file() and p.suffix.lower() in MOTION_SUFFIXES)
+        sources += sorted({p.parent for p in folder.rglob("body3DScene_*.json")})
+    ankles = [COCO17.index("left_ankle"), COCO17.index("right_ankle")]
+    clips = []
+    for source in sources:
+        people = [m.resample(fps) for m in load_motions(source)]
+        tracks = np.stack([m.joints_world for m in people])  # (P, T, 17, 3)
+        known = np.isfinite(tracks).all(axis=(0, 2, 3))  # (T,)
+        runs = np.flatnonzero(np.diff(np.concatenate([[0], known.astype(int), [0]])))
+        if runs.size == 0:
+            continue
+        lengths = runs[1::2] - runs[::2]
+        best = int(np.argmax(lengths))
+        if lengths[best] < min_seconds * fps:
+            continue
+        tracks = tracks[:, runs[2 * best]:runs[2 * best + 1]].copy()
+        tracks[..., 2] -= tracks[:, :, ankles, 2].min() - ANKLE_HEIGHT_M
+        rel = source.relative_to(folder) if source != folder else Path(source.name)
+        name = str(rel.with_suffix("")).replace("/", "_")
+        if len(people) == 2:
+            clips.append(LibraryClip(name, "pair", name, "train", fps, tracks, str(rel)))
+        else:
+            clips += [LibraryClip(f"{name}_p{p}" if len(people) > 1 else name, "single", name, "train", fps,
+                                  tracks[p:p + 1], str(rel)) for p in range(len(people))]
+    if not clips:
+        raise InputError(folder, None, f"no usable motion clip ({', '.join(MOTION_SUFFIXES)} files or Panoptic "
+                                       f"folders of at least {min_seconds} s with every joint known)")
+    return MotionLibrary(tuple(clips))
