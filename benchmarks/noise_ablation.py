@@ -14,6 +14,13 @@ nearly nothing).
 
 Usage: .venv/bin/python benchmarks/noise_ablation.py [--scenes 8] [--frames 150] [--seed 0]
 Writes the "noise-ablation" section of benchmarks/results.md and benchmarks/noise_ablation.png.
+
+Controlled distances (``--controlled``): in composed scenes, people far from everyone also stand near the rig's edge,
+so the distance bins above mix "contact" with "position in the rig". ``--controlled`` instead composes the same people
+(``closecap.synth.scenes.compose_controlled``: same clips, windows, turns) at fixed separations symmetric about the
+rig's look-at point, with the same noise draws, so that only the separation changes between columns; it writes the
+"noise-ablation-controlled" section. Usage: ``... --controlled --people 2 3 --seed-sets 3 --scenes 4 --frames 120
+--workers 2 [--rows ...] --json X.json``; ``... --controlled --from-json X.json --others Y.json`` writes the section.
 """
 from __future__ import annotations
 
@@ -353,6 +360,233 @@ def plot(results: list[dict], path: Path) -> None:
     atomic_write_bytes(path, buffer.getvalue())
 
 
+# ----------------------------------------------------------------------------- controlled-distance experiment
+SEPARATIONS_M = (0.05, 0.45, 0.8, 1.5)  # median-frame closest distance; 0.05 = contact, limited by the bodies
+SEP_LABELS = ("contact (< 0.3 m)", "0.45 m", "0.8 m", "1.5 m")
+
+
+PREV_ROW = "all, session-1 model (extra)"  # NoiseConfig() before the gross rate by occluded fraction (bit-identical)
+
+
+def controlled_rows() -> list[tuple[str, NoiseConfig]]:
+    """The one-at-a-time rows, `none`, `all`, the Gaussian control and `all` of the previous model (the other 'extra'
+    rows are left out)."""
+    previous = NoiseConfig(gross_person_occlusion_scale=(1.0,) * 4, merge_needs_occlusion=False)
+    return [(n, c) for n, c in variants() if "(extra)" not in n] + [(PREV_ROW, previous)]
+
+
+def _controlled_task(task):
+    """One (row, people, seed): the scene at every separation, same noise seed -> per separation predictions."""
+    name, noise_dict, scenes_joints, rig_seed = task
+    from closecap.synth.noise import simulate_detections
+
+    rig, noise = default_rig(), NoiseConfig.from_dict(noise_dict)
+    preds = []
+    for joints in scenes_joints:  # same noise draws at every separation (common random numbers)
+        detections, _ = simulate_detections(joints, rig, noise, np.random.default_rng(rig_seed))
+        preds.append(reconstruct_baseline(detections, rig, BaselineConfig()))
+    return preds
+
+
+def run_controlled(args) -> dict:
+    """The controlled-distance experiment: same clips, same rig, same place, same noise draws; only the separation
+    changes. Returns per row, per separation: MPJPE pooled and per seed set, recall; and per actual-distance bin."""
+    from multiprocessing import get_context
+
+    from closecap.metrics import nearest_other_distance
+    from closecap.synth.scenes import compose_controlled
+
+    rig, library = default_rig(), load_library().split("test")
+    config = SceneConfig(num_frames=args.frames)
+    seps = tuple(args.separations)
+    seeds = [args.seed + k for k in range(args.seed_sets * args.scenes)]
+    gts = {}  # (P, seed) -> list over separations of Poses3D
+    for P in args.people:
+        for seed in seeds:
+            scenes = compose_controlled(library, rig, P, seps, config, np.random.default_rng([P, seed]))
+            gts[(P, seed)] = [sc.poses for sc in scenes]
+    keys = list(gts)
+    distances = {s: np.concatenate([nearest_other_distance(gts[k][i].joints).ravel() for k in keys])
+                 for i, s in enumerate(seps)}
+    rows = [(n, c) for n, c in controlled_rows() if not args.rows or n in args.rows]
+    tasks = [(n, c.to_dict(), [g.joints for g in gts[k]], [k[0], k[1], 7]) for n, c in rows for k in keys]
+    start = time.perf_counter()
+    if args.workers > 1:
+        with get_context("fork").Pool(args.workers) as pool:
+            outputs = pool.map(_controlled_task, tasks, chunksize=1)
+    else:
+        outputs = [_controlled_task(t) for t in tasks]
+    print(f"{len(tasks)} tasks in {time.perf_counter() - start:.0f} s", flush=True)
+    results = []
+    for r, (name, _) in enumerate(rows):
+        preds = {k: outputs[r * len(keys) + i] for i, k in enumerate(keys)}
+        row = {"effect": name, "separations": []}
+        for i, s in enumerate(seps):
+            def score(subset):
+                gt = concat([gts[k][i] for k in subset])
+                pred = concat([preds[k][i] for k in subset])
+                return evaluate(pred, gt, EvalConfig())
+            pooled = score(keys)
+            per_set = []
+            for j in range(args.seed_sets):
+                subset = [k for k in keys if seeds[j * args.scenes] <= k[1] < seeds[j * args.scenes] + args.scenes]
+                per_set.append(score(subset).mpjpe_mm)
+            row["separations"].append({"separation_m": s, "mpjpe_mm": pooled.mpjpe_mm, "per_set_mpjpe_mm": per_set,
+                                       "recall": pooled.num_matched / max(pooled.num_gt, 1)})
+        results.append(row)
+        print(f"{name:<28} " + "  ".join(f"{x['separation_m']}: {x['mpjpe_mm']:5.1f} ("
+                                         + "/".join(f"{v:.1f}" for v in x["per_set_mpjpe_mm"]) + f") r={x['recall']:.3f}"
+                                         for x in row["separations"]), flush=True)
+    meta = {"people": list(args.people), "seeds": [seeds[0], seeds[-1]], "seed_sets": args.seed_sets,
+            "scenes_per_set": args.scenes, "frames": args.frames, "separations_m": list(seps),
+            "distance_quantiles_m": {str(s): [float(np.percentile(d, q)) for q in (10, 50, 90)] for s, d in distances.items()},
+            "distance_bin_share": {str(s): [float(np.mean((d >= lo) & (d < hi))) for lo, hi in
+                                            zip((0.0,) + BINS_M, BINS_M + (np.inf,))] for s, d in distances.items()}}
+    return {"results": results, "meta": meta}
+
+
+def _controlled_table(results: list[dict], labels: list[str]) -> list[str]:
+    lines = ["| noise | " + " | ".join(labels) + " | contact - worst other | min over sets | recall |",
+             "|---|" + "---|" * (len(labels) + 3)]
+    for r in results:
+        cells = [f"{fmt(x['mpjpe_mm'])} (" + " / ".join(fmt(v) for v in x["per_set_mpjpe_mm"]) + ")" for x in r["separations"]]
+        pooled = [x["mpjpe_mm"] for x in r["separations"]]
+        margins = [x0 - max(xs) for x0, *xs in zip(*[x["per_set_mpjpe_mm"] for x in r["separations"]])]
+        recall = np.mean([x["recall"] for x in r["separations"]])
+        lines.append(f"| {r['effect']} | " + " | ".join(cells) + f" | {pooled[0] - max(pooled[1:]):+.1f} | "
+                     f"{min(margins):+.1f} | {recall:.3f} |")
+    return lines
+
+
+def _controlled_verdict(rows: dict) -> list[str]:
+    """The verdict line: is contact the hardest column under `all`, in every seed set, beyond the sets' spread?"""
+    if "all" not in rows:
+        return []
+    seps = rows["all"]["separations"]
+    per_set = np.array([x["per_set_mpjpe_mm"] for x in seps])  # (columns, sets)
+    margins = per_set[0] - per_set[1:].max(0)  # (sets,) contact minus the worst other column
+    pooled = seps[0]["mpjpe_mm"] - max(x["mpjpe_mm"] for x in seps[1:])
+    spread = per_set[0].max() - per_set[0].min()
+    yes = bool(np.all(margins > 0))
+    text = (f"- **Verdict: {'yes' if yes else 'no'}, close contact is {'' if yes else 'not '}the hardest** under the full "
+            f"model (`all`): contact minus the worst other column is {pooled:+.1f} mm pooled and "
+            + " / ".join(f"{m:+.1f}" for m in margins) + " mm in the seed sets one by one")
+    if CONTROL_ROW in rows:
+        control = [x["mpjpe_mm"] for x in rows[CONTROL_ROW]["separations"]]
+        text += (f"; the same pixel noise for everybody (control) stays within {max(control) - min(control):.1f} mm across "
+                 f"the columns (contact {control[0] - max(control[1:]):+.1f} mm vs the worst other)")
+    text += (f". The seed sets differ by up to {spread:.1f} mm in absolute contact MPJPE (which motions were drawn), but "
+             "the paired difference (same scenes, only the separation changed) is "
+             + ("positive in every set." if yes else "not positive in every set."))
+    lines = [text]
+    if PREV_ROW in rows:
+        prev = np.array([x["per_set_mpjpe_mm"] for x in rows[PREV_ROW]["separations"]])
+        prev_pooled = rows[PREV_ROW]["separations"][0]["mpjpe_mm"] - max(x["mpjpe_mm"] for x in rows[PREV_ROW]["separations"][1:])
+        lines.append(f"- The session-1 model (`{PREV_ROW}`, bit-identical to `NoiseConfig()` before this change) gives the same "
+                     f"answer here: {prev_pooled:+.1f} mm pooled, " + " / ".join(f"{m:+.1f}" for m in prev[0] - prev[1:].max(0))
+                     + " mm per seed set. So the earlier non-robust result came from the composed scenes (distance to "
+                     "others confounded with the position in the rig), not from the noise model; the recalibration below "
+                     f"moves the contact excess from {prev_pooled:+.1f} to {pooled:+.1f} mm.")
+    return lines
+
+
+def markdown_controlled(saved: dict, others: list[dict] = ()) -> str:
+    """The "noise-ablation-controlled" section of results.md; ``others``: smaller runs of more rows, shown below."""
+    results, meta = saved["results"], saved["meta"]
+    seps = meta["separations_m"]
+    labels = [SEP_LABELS[SEPARATIONS_M.index(s)] if s in SEPARATIONS_M else f"{s:g} m" for s in seps]
+    rows = {r["effect"]: r for r in results}
+    n_sets, per_set = meta["seed_sets"], meta["scenes_per_set"]
+    people = meta["people"]
+    lines = [
+        "## Noise ablation at controlled distances (issue 4)",
+        "",
+        f"The same people at {len(seps)} separations: `compose_controlled` draws {' and '.join(map(str, people))} "
+        f"held-out single-person clips (`split=\"test\"`, {meta['frames']} frames, random windows, mirrors and turns; "
+        "horizontal travel removed so the separation holds over the scene) and places them symmetrically about the "
+        "look-at point of the 5-camera `default_rig()` (`place_around`: two people face each other across it, three "
+        "sit on a triangle) so that the median frame's closest joint distance is the separation (contact: as close as "
+        "non-interpenetrating torsos and a 2 cm joint floor allow). Everything but the separation is identical between "
+        "the columns: clips, windows, turns, rig position and the noise model's random draws (same seed). Seeds "
+        f"{meta['seeds'][0]}-{meta['seeds'][1]} per people count = {n_sets} seed sets of {per_set}; "
+        f"{len(people) * n_sets * per_set} scenes per column. `reconstruct_baseline` (`BaselineConfig()`), scored with "
+        "`evaluate` over the scenes of a column pooled.",
+        "",
+        "Closest distance to the nearest other person actually realised per column (p10 / median / p90 over person-frames, m) "
+        "and its share in the bins < 0.3 / 0.3-0.6 / 0.6-1 / >= 1 m:",
+        "",
+        "| column | p10 / p50 / p90 (m) | share per bin |",
+        "|---|---|---|",
+    ]
+    for s, label in zip(seps, labels):
+        q = meta["distance_quantiles_m"][str(s)]
+        share = meta["distance_bin_share"][str(s)]
+        lines.append(f"| {label} | {q[0]:.2f} / {q[1]:.2f} / {q[2]:.2f} | " + " / ".join(f"{x:.2f}" for x in share) + " |")
+    lines += ["", "MPJPE (mm, matched people) by separation, pooled; in brackets the seed sets one by one; last columns: "
+              "contact minus the worst other column (pooled, and the smallest over seed sets), recall over all columns:", ""]
+    lines += _controlled_table(results, labels)
+    for other in others:
+        m = other["meta"]
+        lines += ["", f"{m.get('label', 'Other rows')}: seeds {m['seeds'][0]}-{m['seeds'][1]} "
+                  f"per people count = {m['seed_sets']} seed sets of {m['scenes_per_set']}, "
+                  f"{len(m['people']) * m['seed_sets'] * m['scenes_per_set']} scenes per column, same layout:", ""]
+        lines += _controlled_table(other["results"], labels)
+    control = rows.get(CONTROL_ROW)
+    if control is not None:
+        lines += ["", f"Net of the geometric control (row minus `{CONTROL_ROW}`, mm per column, pooled):", ""]
+        for name in ("none", "all"):
+            if name in rows:
+                excess = [a["mpjpe_mm"] - c["mpjpe_mm"] for a, c in zip(rows[name]["separations"], control["separations"])]
+                lines.append(f"- `{name}`: " + " / ".join(f"{x:+.1f}" for x in excess))
+    lines += ["", "Findings:", ""] + _controlled_verdict(rows) + list(CONTROLLED_FINDINGS)
+    command = (f"nice -n 10 .venv/bin/python benchmarks/noise_ablation.py --controlled --people {' '.join(map(str, people))} "
+               f"--frames {meta['frames']} --workers 2 --seed {meta['seeds'][0]} --seed-sets {n_sets}")
+    quoted = " ".join(f'"{r["effect"]}"' if " " in r["effect"] else r["effect"] for r in results)
+    lines += ["", f"Reproduce (2 processes; about 1 s of CPU per scene and row): `{command} --scenes {per_set} --rows {quoted} "
+              "--json controlled.json`"]
+    for k, other in enumerate(others):
+        m = other["meta"]
+        rows_k = " ".join(f'"{r["effect"]}"' if " " in r["effect"] else r["effect"] for r in other["results"])
+        other_command = (f"nice -n 10 .venv/bin/python benchmarks/noise_ablation.py --controlled --people "
+                         f"{' '.join(map(str, m['people']))} --frames {m['frames']} --workers 2 --seed {m['seeds'][0]} "
+                         f"--seed-sets {m['seed_sets']} --scenes {m['scenes_per_set']} --rows {rows_k}"
+                         + (f" --label \"{m['label']}\"" if "label" in m else ""))
+        lines[-1] += f", `{other_command} --json effects{k}.json`"
+    lines[-1] += (", then this section: `.venv/bin/python benchmarks/noise_ablation.py --controlled --from-json controlled.json"
+                  + "".join(f" --others effects{k}.json" for k in range(len(others))) + "`.")
+    return "\n".join(lines)
+
+
+CONTROLLED_FINDINGS: tuple[str, ...] = (
+    "- One effect at a time (small run below; exact projections otherwise): only jitter moves the error, flat across "
+    "the columns; each other effect alone leaves every column at the same value (the 5-view RANSAC triangulation "
+    "absorbs missed joints, rare gross errors and false people when the rest is exact; `occlusion` and `merge` alone "
+    "do nothing, as merges now need hidden joints), except peak interference (+0.8 mm at contact only). The contact "
+    "penalty of `all` (net of the control +18.1 mm at contact vs +14.0-15.0 elsewhere) comes from the effects acting "
+    "together (occlusion raises the miss and gross rates in the views where a person is hidden, and the remaining "
+    "jittered views out-vote them less well); the all-but-one rows of the section above measure that on composed scenes.",
+    "- Why the distance bins of composed scenes (section noise-ablation) were not robust: there, people far from "
+    "everyone also stand far from the rig's centre, and the 6 px control row is itself worst at >= 1 m (by 0.7-5.7 mm, "
+    "depending on the scene set). Here the control row is flat across the columns, so what remains is what closeness "
+    "does. Without noise (`none`) the baseline is identical in every column: its association does not fail at contact "
+    "on exact input.",
+    "- Why contact is hard in the model, as in the real detector (`benchmarks/noise_stats.md`): a joint hidden behind "
+    "another person is missed at 0.42 and grossly wrong at 0.12 (vs 0.069 / 0.012 not hidden), and, new in this change, "
+    "the *visible* joints of a partly hidden person err more too. stats.json's gross rate of detected joints by the "
+    "fraction of the person's joints hidden behind another person is 0.0077 / 0.037 / 0.079 / 0.080 (0, <= .25, <= .5, "
+    "> .5); the model gave 0.017 / 0.026 / 0.046 / 0.110 (too many errors on people nobody hides, too few on partly "
+    "hidden ones), now 0.0091 / 0.037 / 0.077 / 0.117 (`NoiseConfig.gross_person_occlusion_scale` = 0.55 / 2.6 / 8 / 1; "
+    "`merge_needs_occlusion`: merged detections only for people with hidden joints, which removed 0.0054 of the 0.0177 "
+    "gross rate of people nobody hides). The other rows of noise_stats.md moved closer or stayed (gross rate all 0.0252 "
+    "-> 0.0239, real 0.0157; not occluded 0.0189 -> 0.0175, real 0.0124; merged share 0.079 -> 0.064, real 0.057; "
+    "on other person, same joint type 0.0105 -> 0.0082, real 0.0058; its relation same / mirror / other type "
+    "0.75 / 0.10 / 0.15 -> 0.68 / 0.12 / 0.20, real 0.66 / 0.06 / 0.27), except gross persistence (P(gross -> gross) "
+    "0.47 -> 0.42, real 0.49; gross run 1.88 -> 1.71 frames, real 1.89: fewer of the persistent merges), the swap share "
+    "of gross errors (0.27 -> 0.29, real 0.23) and the gross rates of shoulders and hips (0.0106 -> 0.0117 and "
+    "0.0196 -> 0.0225, real 0.0058 and 0.0150; the other five groups moved closer).",
+)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--scenes", type=int, default=8)
@@ -367,7 +601,24 @@ def main() -> None:
     parser.add_argument("--label", help="name of this run in other runs' --others tables (saved with --json)")
     parser.add_argument("--geometry", action="store_true", help="only the interference / occlusion geometry (to --json)")
     parser.add_argument("--geometry-from", type=Path, help="a saved --geometry run to show")
+    parser.add_argument("--controlled", action="store_true",
+                        help="the controlled-distance experiment (compose_controlled); writes its own section")
+    parser.add_argument("--people", type=int, nargs="+", default=[2, 3], help="--controlled: people per scene")
+    parser.add_argument("--separations", type=float, nargs="+", default=list(SEPARATIONS_M), help="--controlled: metres")
+    parser.add_argument("--seed-sets", type=int, default=3, help="--controlled: seed sets of --scenes seeds each")
+    parser.add_argument("--workers", type=int, default=1, help="--controlled: processes")
     args = parser.parse_args()
+    if args.controlled:
+        saved = json.loads(args.from_json.read_text()) if args.from_json else run_controlled(args)
+        if args.label:
+            saved["meta"]["label"] = args.label
+        if args.json:
+            args.json.write_text(json.dumps(saved, indent=1))
+        if not args.no_write and not args.rows:
+            text = markdown_controlled(saved, [json.loads(path.read_text()) for path in args.others])
+            update_section("noise-ablation-controlled", text)
+            print(text)
+        return
     if args.geometry:
         geo = geometry(args)
         if args.json:

@@ -127,6 +127,7 @@ def analyse(runs) -> dict:
     rec = {k: [] for k in ("err", "group", "joint", "occ", "score", "gross", "cat", "rel")}
     miss = {"n": np.zeros((2, E)), "miss": np.zeros((2, E))}  # [not occluded, occluded]
     person = {"n": np.zeros(4), "miss": np.zeros(4)}
+    by_frac = {"n": np.zeros(4), "miss": np.zeros(4), "det": np.zeros(4), "gross": np.zeros(4)}  # joints by person bin
     fp = merged = dets = vf = 0
     sizes = []
     tracks = []  # per run: (T, V, P, E) status (0 absent, 1 correct, 2 gross, 3 missing) and jitter (T, V, P, E, 2)
@@ -181,12 +182,16 @@ def analyse(runs) -> dict:
                             continue
                         o = int(occ[t, v, p, e])
                         miss["n"][o, e] += 1
+                        by_frac["n"][b] += 1
                         if not ok[r, e]:
                             miss["miss"][o, e] += 1
+                            by_frac["miss"][b] += 1
                             status[t, v, p, e] = 3
                             continue
                         err = (pts[r, e] - gt[t, v, p, e]) / size[t, v, p]
                         gross = np.linalg.norm(err) > 0.10
+                        by_frac["det"][b] += 1
+                        by_frac["gross"][b] += gross
                         cat = rel = ""
                         if gross:
                             cat, rel = classify(pts[r, e], t, v, p, e, gt, vis, size, mirror_idx)
@@ -200,6 +205,9 @@ def analyse(runs) -> dict:
                             rec[key].append(val)
         tracks.append((status, error))
     out = summarise(rec, miss, person, fp, merged, dets, vf, np.array(sizes), tracks)
+    out["joint_miss_by_frac"] = by_frac["miss"] / np.maximum(by_frac["n"], 1)
+    out["gross_by_frac"] = by_frac["gross"] / np.maximum(by_frac["det"], 1)
+    out["joints_by_frac_n"] = by_frac["n"]
     out["interference"] = (interference["pulled"] / max(interference["n"], 1), interference["lost"] / max(interference["n"], 1))
     return out
 
@@ -423,6 +431,14 @@ def main() -> None:
                  fmt([pb[k]["miss_rate"] for k in ("0", "(0,0.25]", "(0.25,0.5]", "(0.5,1]")], 3),
                  "misses.people.by_occluded_joint_fraction"))
     rows.append(("  (person-views per bin, model)", fmt(m["person_bins_n"], 6), fmt([pb[k]["n"] for k in pb], 6), ""))
+    jb = real["misses"]["joints_by_person_occluded_fraction"]
+    keys = ("0", "(0,0.25]", "(0.25,0.5]", "(0.5,1]")
+    rows.append(("joint miss by person's occluded frac 0 / ≤.25 / ≤.5 / >.5", fmt(m["joint_miss_by_frac"], 3),
+                 fmt([jb[k]["joint_miss_rate"] for k in keys], 3), "misses.joints_by_person_occluded_fraction.*.joint_miss_rate"))
+    rows.append(("gross rate by person's occluded frac 0 / ≤.25 / ≤.5 / >.5", fmt(m["gross_by_frac"], 3),
+                 fmt([jb[k]["gross_rate_of_detected"] for k in keys], 3),
+                 "misses.joints_by_person_occluded_fraction.*.gross_rate_of_detected"))
+    rows.append(("  (GT joints in image per bin, model)", fmt(m["joints_by_frac_n"], 6), fmt([jb[k]["n"] for k in keys], 6), ""))
     for g in ("head", "shoulders", "elbows", "wrists", "hips", "knees", "ankles", "all"):
         key = "all_joints" if g == "all" else g
         rows.append((f"gross rate {g}", fmt(m["gross"][g]), fmt(ge[key]["gross_rate"]), f"gross_errors.{key}.gross_rate"))

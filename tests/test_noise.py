@@ -309,14 +309,16 @@ def test_fast_paths_reproduce_the_previous_implementation_bit_for_bit(preset):
     """Pinned outputs of commit 0efb857 (before the pair-distance, Markov-scan, false-person and output-loop
     rewrites): same seed, same detections, same bookkeeping. Occlusion is off here because its head-sphere
     test was fixed since (the pruned occlusion test is checked against brute force below); the jitter size and the
-    peak interference are set to that commit's model (bbox-scaled jitter, no interference): they draw no random
-    numbers, so everything else must be unchanged."""
+    peak interference are set to that commit's model (bbox-scaled jitter, no interference), and so are the gross rate
+    by the person's occluded fraction and merges of people without occluded joints: they draw no random numbers, so
+    everything else must be unchanged."""
     joints = _three_people_close_contact()
     if joints is None:
         pytest.skip("../shared/mocap is absent")
     rig = ring_rig(5, radius_m=4.0, width=1032, height=776, focal_px=1000.0)
     cfg = (NoiseConfig() if preset == "default" else NoiseConfig.occlusion_heavy()).replace(
-        occlusion=False, jitter_body_scale=False, heatmap_sigma_frac=0.0)
+        occlusion=False, jitter_body_scale=False, heatmap_sigma_frac=0.0, gross_person_occlusion_scale=(1.0,) * 4,
+        merge_needs_occlusion=False)
     det, tr = simulate_detections(joints, rig, cfg, np.random.default_rng(123))
     kp = np.concatenate([k.reshape(-1, 3) for views in det.keypoints for k in views])
     status = np.concatenate([s.ravel() for views in tr.joint_status for s in views])
@@ -531,3 +533,64 @@ def test_head_top_and_pose_independent_size():
     np.testing.assert_allclose(implied, readme_size, rtol=0.15)
     with pytest.raises(InputError, match="heatmap_sigma_frac"):
         NoiseConfig(heatmap_sigma_frac=-0.1)
+
+
+# ----------------------------------------------------------------------------- contact: person-level occlusion
+
+
+def _gross_rows(det, trace, person: int, joints: np.ndarray, views=None) -> np.ndarray:
+    """``(n, len(joints))`` bool per view-frame where the person is detected: its detected joint is a gross error."""
+    out = []
+    for t in range(det.num_frames):
+        for v in range(det.num_views) if views is None else views:
+            row = trace.detection_index[t, v, person]
+            if row >= 0:
+                status = trace.joint_status[t][v][row, joints]
+                out.append(np.isin(status, [int(c) for c in (JointStatus.SWAP, JointStatus.ON_OTHER_PERSON,
+                                                             JointStatus.ON_OWN_OTHER_JOINT, JointStatus.ELSEWHERE)]))
+    return np.concatenate(out)
+
+
+def test_visible_joints_of_a_partly_hidden_person_err_more():
+    """stats.json: the gross rate of a person's detected joints rises with the fraction of its joints hidden behind
+    another person (0.0077 at none hidden, 0.079 at a quarter to a half), its visible joints included. The person
+    behind (partly hidden from the front camera) gets gross errors on its *visible* joints there at the scaled rate,
+    and none from the back camera (where nothing hides it) when that bin's scale is 0."""
+    front, behind = standing(0.0, 0.0), standing(0.3, 0.8)
+    scene = static_scene(400, front, behind)
+    rig = front_back_rig()
+    other, _ = occlusion_masks(scene[:1], rig.centers_world)
+    hidden = other[0, 0, 1]  # (J,) hidden from the front camera
+    frac = hidden.sum() / 17
+    assert 0.0 < frac <= 0.5 and not other[0, 1, 1].any()
+    visible = np.flatnonzero(~hidden)
+    b = 1 if frac <= 0.25 else 2
+    scale = [0.0, 0.0, 0.0, 0.0]
+    scale[b] = 20.0
+    cfg = NoiseConfig.only("occlusion", "gross").replace(gross_person_occlusion_scale=tuple(scale), gross_persist=0.0)
+    det, trace = simulate_detections(scene, rig, cfg, np.random.default_rng(3))
+    front_view = _gross_rows(det, trace, 1, visible, views=[0])
+    back_view = _gross_rows(det, trace, 1, visible, views=[1])
+    expected = float(np.mean(np.minimum(np.asarray(cfg.gross_prob)[visible] * cfg.gross_not_occluded_scale * 20.0, 1)))
+    assert not back_view.any()
+    assert abs(front_view.mean() - expected) < 0.25 * expected  # errors where the person is partly hidden only
+    assert not _gross_rows(det, trace, 0, np.arange(17), views=[0]).any()  # nothing hides the front person there
+
+
+def test_merges_need_a_partly_hidden_person():
+    """Side by side (joints close in the image, nothing hidden) people are not merged unless
+    ``merge_needs_occlusion=False``; one behind the other is."""
+    rig = front_back_rig()
+    side = static_scene(200, standing(-0.3), standing(0.3))  # hands 12 cm apart, nothing hidden
+    assert not occlusion_masks(side[:1], rig.centers_world)[0].any()
+    for needs, expect in ((True, False), (False, True)):
+        cfg = NoiseConfig.only("occlusion", "merge").replace(merge_prob=0.5, merge_needs_occlusion=needs)
+        _, trace = simulate_detections(side, rig, cfg, np.random.default_rng(0))
+        assert bool((trace.merged_with >= 0).any()) == expect
+    behind = static_scene(200, standing(0.0, 0.0), standing(0.3, 0.8))
+    cfg = NoiseConfig.only("occlusion", "merge").replace(merge_prob=0.5)
+    _, trace = simulate_detections(behind, rig, cfg, np.random.default_rng(0))
+    hidden = occlusion_masks(behind[:1], rig.centers_world)[0][0].any(-1)  # (V, P) has a joint hidden
+    assert hidden[0, 1] and not hidden[0, 0] and not hidden[1, 1]
+    assert (trace.merged_with[:, 0, 1] == 0).any()  # the person behind, in the front view
+    assert not (trace.merged_with[:, 0, 0] >= 0).any() and not (trace.merged_with[:, 1, 1] >= 0).any()

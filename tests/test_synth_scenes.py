@@ -15,8 +15,9 @@ from closecap.skeleton import COCO17
 from closecap.synth.library import (TEST_TAKES, MotionLibrary, build_library, default_library_path, load_library,
                                     save_library)
 from closecap.synth.rigs import RigConfig, dome, half_ring, look_at_point, random_rig, ring
-from closecap.synth.scenes import (SceneConfig, closest_joint_distance, compose_scene, compose_scene_detailed,
-                                   segment_distance, torso_distance)
+from closecap.metrics import nearest_other_distance
+from closecap.synth.scenes import (SceneConfig, closest_joint_distance, compose_controlled, compose_scene,
+                                   compose_scene_detailed, place_around, segment_distance, torso_distance)
 
 MOCAP = Path(__file__).resolve().parents[1].parent / "shared" / "mocap"
 
@@ -229,3 +230,61 @@ def test_scene_config_validation():
     with pytest.raises(InputError, match="unknown key"):
         SceneConfig.from_dict({"people": 3})
     assert SceneConfig.from_dict(SceneConfig().to_dict()) == SceneConfig()
+
+
+# ----------------------------------------------------------------------------- controlled separation
+
+
+@pytest.mark.parametrize("num_people", [2, 3])
+def test_controlled_scenes_change_only_the_separation(library, num_people):
+    rig, config = ring_rig(5, radius_m=4.5), SceneConfig(num_frames=20)
+    separations = (0.05, 0.45, 0.8, 1.5)
+    scenes = compose_controlled(library.split("test"), rig, num_people, separations, config, np.random.default_rng(4))
+    again = compose_controlled(library.split("test"), rig, num_people, separations, config, np.random.default_rng(4))
+    assert all(np.array_equal(a.poses.joints, b.poses.joints) for a, b in zip(scenes, again))  # deterministic
+    reference = None
+    for scene, separation in zip(scenes, separations):
+        joints = scene.poses.joints  # (T, P, 17, 3)
+        assert joints.shape == (20, num_people, 17, 3) and scene.roles == ("controlled",) * num_people
+        assert np.all(scene.target_distance_m == separation) and scene.clip_names == scenes[0].clip_names
+        # the same motion, only moved: each person relative to its own mean position is identical in every scene
+        relative = joints - joints.mean((0, 2), keepdims=True)
+        if reference is None:
+            reference = relative
+        np.testing.assert_allclose(relative, reference, atol=1e-9)
+        # placed symmetrically about the rig's look-at point
+        centres = joints[..., [11, 12], :2].mean((0, 2))  # (P, 2) mean hip mid-points
+        np.testing.assert_allclose(centres.mean(0), look_at_point(rig)[:2], atol=1e-9)
+        radii = np.linalg.norm(centres - look_at_point(rig)[:2], axis=-1)
+        np.testing.assert_allclose(radii, radii[0], atol=1e-9)
+        # median frame at the separation (or closer only if bodies stop it: contact), no interpenetration, in view
+        closest = nearest_other_distance(joints).min(1)  # (T,) the scene's closest pair per frame
+        if separation >= 0.45:
+            assert abs(np.median(closest) - separation) < 0.005
+        else:
+            assert np.median(closest) < 0.3
+        assert closest.min() >= config.contact_distance_m[0] - 1e-3
+        for p in range(num_people):
+            assert torso_distance(joints[:, p], np.delete(joints, p, axis=1)).min() >= 2 * config.torso_radius_m - 1e-3
+        uv, depth = rig.project(joints)
+        assert np.all(rig.in_image(uv, depth, config.margin_px).all(-1).sum(0) >= config.min_views)
+
+
+@settings(max_examples=25, deadline=None)
+@given(separation=st.floats(0.3, 2.0), angle=st.floats(0, 2 * np.pi), people=st.integers(2, 4),
+       quantile=st.sampled_from([0.0, 0.5]))
+def test_place_around_reaches_the_separation(separation, angle, people, quantile):
+    rng = np.random.default_rng(0)
+    arm = np.linspace(0.0, 0.4, 6)  # an arm swinging out: the distance varies over frames
+    tracks = np.zeros((people, 6, 17, 3))
+    tracks[..., 2] = np.linspace(0.1, 1.7, 17)
+    tracks[..., COCO17.index("left_wrist"), 0] = arm
+    tracks += rng.normal(0, 0.01, tracks.shape)
+    placed = place_around(tracks, np.array([0.5, -0.2]), separation, angle, quantile=quantile)
+    diff = placed[:, None, :, :, None] - placed[None, :, :, None, :]  # (P, P, T, 17, 17, 3)
+    dist = np.linalg.norm(diff, axis=-1).min((-1, -2))  # (P, P, T)
+    dist[np.arange(people), np.arange(people)] = np.inf
+    reached = np.quantile(dist.min((0, 1)), quantile)
+    assert separation - 1e-9 <= reached < separation + 0.003
+    with pytest.raises(InputError):
+        place_around(tracks[:1], np.zeros(2), separation)

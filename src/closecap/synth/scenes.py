@@ -32,6 +32,7 @@ Example:
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Sequence
 
 import numpy as np
 
@@ -373,3 +374,157 @@ def compose_scene(library: MotionLibrary, rig: Rig, config: SceneConfig, rng: np
         True
     """
     return compose_scene_detailed(library, rig, config, rng).poses
+
+
+# ----------------------------------------------------------------------------- controlled separation
+
+
+def place_around(tracks: np.ndarray, centre_xy: np.ndarray, separation_m: float, angle_rad: float = 0.0,
+                 clearance_m: float = 0.24, quantile: float = 0.0, min_distance_m: float = 0.0) -> np.ndarray:
+    """Place people symmetrically about a point so that their closest distance is ``separation_m``.
+
+    Person ``k`` of ``P`` moves (as a whole, without turning) to ``centre_xy + r (cos a_k, sin a_k)`` with
+    ``a_k = angle_rad + 2 pi k / P`` (two people face each other across the point, three sit on a triangle...);
+    the common radius ``r`` is the smallest (bisection, 1 mm) at which no two torso capsules are closer than
+    ``clearance_m`` at any frame, the scene's closest distance (over all joint pairs of all pairs of people) is at
+    least ``min_distance_m`` at every frame, and its ``quantile`` over frames is at least ``separation_m``
+    (``quantile=0``: the minimum over frames, as in :func:`closest_joint_distance` and :func:`compose_scene`; 0.5:
+    the median frame). Only the radius depends on ``separation_m``: the same ``tracks`` at other separations differ
+    only by where people stand on their ray.
+
+    Args:
+        tracks: ``(P, T, 17, 3)`` metres, world frame, P >= 2; each person is placed by its own centre (mean hip
+            mid-point over frames, see :func:`compose_scene`), heights are kept.
+        centre_xy: ``(2,)`` metres, the point people are placed around.
+        separation_m: closest-distance target, metres (joint centres: 0.02-0.08 is contact).
+        angle_rad: direction of the first person from ``centre_xy``, radians about the vertical.
+        clearance_m: torso capsules' minimum axis distance (twice the capsule radius), metres.
+        quantile: which quantile over frames of the closest distance must reach ``separation_m``, in [0, 1].
+        min_distance_m: the closest distance may not fall below this at any frame, metres.
+
+    Returns:
+        ``(P, T, 17, 3)`` metres, world frame.
+
+    Example:
+        >>> walk = np.zeros((2, 4, 17, 3)); walk[..., 2] = np.linspace(0.1, 1.7, 17)
+        >>> placed = place_around(walk, np.zeros(2), 0.5)
+        >>> round(closest_joint_distance(placed[0], placed[1:].swapaxes(0, 1)), 3)
+        0.5
+    """
+    tracks = np.asarray(tracks, dtype=float)
+    if not 0.0 <= quantile <= 1.0:
+        raise InputError(None, "quantile", f"must be in [0, 1], got {quantile}")
+    if tracks.ndim != 4 or tracks.shape[0] < 2 or tracks.shape[2:] != (COCO17.num_joints, 3):
+        raise InputError(None, "tracks", f"expected (P >= 2, T, 17, 3), got {tracks.shape}")
+    P = tracks.shape[0]
+    angles = angle_rad + 2.0 * np.pi * np.arange(P) / P
+    rays = np.stack([np.cos(angles), np.sin(angles), np.zeros(P)], axis=-1)  # (P, 3)
+    centred = tracks - np.stack([_centre_xy(t) for t in tracks])[:, None, None, :]  # (P, T, 17, 3)
+    origin = np.array([centre_xy[0], centre_xy[1], 0.0])
+    pairs = [(a, b) for a in range(P) for b in range(a + 1, P)]
+
+    def placed(r: float) -> np.ndarray:
+        return centred + origin + r * rays[:, None, None, :]
+
+    def too_close(r: float) -> bool:
+        people = placed(r)
+        closest = np.full(people.shape[1], np.inf)  # (T,) metres
+        for a, b in pairs:
+            if np.any(torso_distance(people[a], people[b][:, None]) < clearance_m):
+                return True
+            diff = people[a][:, :, None, :] - people[b][:, None, :, :]  # (T, 17, 17, 3)
+            closest = np.minimum(closest, np.sqrt(np.einsum("...i,...i->...", diff, diff).min((-1, -2))))
+        return bool(closest.min() < min_distance_m or np.quantile(closest, quantile) < separation_m)
+
+    lo, hi = 0.0, 0.5
+    while too_close(hi):
+        lo, hi = hi, 2.0 * hi
+        if hi > 40.0:
+            raise CloseCapError("place_around: cannot separate the people (tracks travel too far?)")
+    while hi - lo > 1e-3:
+        mid = 0.5 * (lo + hi)
+        lo, hi = (mid, hi) if too_close(mid) else (lo, mid)
+    return placed(hi)
+
+
+def _in_place(tracks: np.ndarray) -> np.ndarray:
+    """Remove the horizontal travel of ``(..., T, 17, 3)``: each frame's hip mid-point keeps its height and pose but
+    stays at the track's mean horizontal position (a walk becomes walking on the spot)."""
+    mid = tracks[..., :, _HIPS, :].mean(-2)  # (..., T, 3)
+    drift = mid - mid.mean(-2, keepdims=True)
+    drift[..., 2] = 0.0
+    return tracks - drift[..., None, :]
+
+
+def compose_controlled(library: MotionLibrary, rig: Rig, num_people: int, separations_m: Sequence[float],
+                       config: SceneConfig, rng: np.random.Generator, in_place: bool = True,
+                       quantile: float = 0.5) -> list[Scene]:
+    """The same people at several controlled separations around the rig's look-at point (for benchmarks).
+
+    Draws ``num_people`` single-person clips, time windows, mirrors and turns as :func:`compose_scene` does
+    (``config.num_frames``, ``fps``, ``mirror_probability``), then places them with :func:`place_around` around
+    the rig's look-at point (no ``centre_jitter_m``) along a random direction, once per separation: the
+    ``quantile`` over frames of the scene's closest distance meets the separation, torsos never interpenetrate
+    (``config.torso_radius_m``) and joints never come closer than ``config.contact_distance_m[0]`` (so a contact
+    separation such as 0.05 m is limited by the bodies, as touching people are). Everything but
+    the separation is identical between the returned scenes, so differences between them are due to how close
+    people are, not to which motion they perform or where in the rig they stand. A draw is kept only if every
+    person is inside ``config.min_views`` images at every frame at every separation (up to ``config.max_attempts``
+    draws).
+
+    Args:
+        library: clips to draw from (single-person clips only are used).
+        rig: the cameras that must see everyone.
+        num_people: people per scene, 2-6.
+        separations_m: closest-distance targets, metres (see :func:`place_around`).
+        config: scene settings (see above for the fields used).
+        rng: the only source of randomness.
+        in_place: remove each clip's horizontal travel (:func:`_in_place`), so that the closest distance stays near
+            its target over the whole scene instead of being reached at one frame only.
+        quantile: see :func:`place_around` (0.5: the median frame is at the separation).
+
+    Returns:
+        One :class:`Scene` per separation (``roles`` ``"controlled"``, ``target_distance_m`` the separation),
+        ``joints (num_frames, num_people, 17, 3)`` metres.
+
+    Raises:
+        CloseCapError: no draw fits in the rig at every separation.
+
+    Example:
+        >>> from closecap.synth.library import load_library
+        >>> from closecap.cameras import ring_rig
+        >>> scenes = compose_controlled(load_library(), ring_rig(5), 2, (0.05, 1.0), SceneConfig(num_frames=8),
+        ...                             np.random.default_rng(0))
+        >>> from closecap.metrics import nearest_other_distance
+        >>> [round(float(np.median(nearest_other_distance(s.poses.joints))), 2) for s in scenes]  # median frame
+        [0.1, 1.0]
+        >>> bool(np.allclose(scenes[0].poses.joints[:, 0] - scenes[0].poses.joints[:, 0].mean((0, 1)),
+        ...                  scenes[1].poses.joints[:, 0] - scenes[1].poses.joints[:, 0].mean((0, 1))))  # same motion
+        True
+    """
+    if not 2 <= num_people <= 6:
+        raise InputError(None, "num_people", f"need 2-6, got {num_people}")
+    singles = [c for c in library.singles() if c.num_frames >= 2]
+    if not singles:
+        raise CloseCapError("motion library: no single-person clip to compose scenes from")
+    centre = look_at_point(rig)[:2]
+    clearance = 2.0 * config.torso_radius_m
+    for _ in range(config.max_attempts):
+        clips = [singles[int(rng.integers(len(singles)))] for _ in range(num_people)]
+        tracks = np.stack([_transform(_window(c, rng, config), rng, config, np.zeros(2))[0] for c in clips])
+        if in_place:
+            tracks = _in_place(tracks)
+        angle = float(rng.uniform(0, 2 * np.pi))
+        placed = [place_around(tracks, centre, float(s), angle, clearance, quantile, config.contact_distance_m[0])
+                  for s in separations_m]
+        if not all(_visible(rig, p, config) for p in placed):
+            continue
+        scenes = []
+        for s, people in zip(separations_m, placed):
+            joints = np.ascontiguousarray(np.moveaxis(people, 0, 1))  # (T, P, 17, 3)
+            poses = Poses3D(np.arange(config.num_frames), np.arange(num_people), joints, np.ones(joints.shape[:3]))
+            scenes.append(Scene(poses, float(config.fps), tuple(c.name for c in clips), ("controlled",) * num_people,
+                                np.full(num_people, float(s))))
+        return scenes
+    raise CloseCapError(f"compose_controlled: {num_people} people at {list(separations_m)} m do not fit in the rig's "
+                        "shared field of view")
