@@ -67,7 +67,7 @@ def test_temporal_filter_masks_with_the_previous_frame_only_for_known_tracks():
     uv, _ = RIG.project(person)
     frame = [np.concatenate([uv[v], np.ones((17, 1))], -1)[None] for v in range(len(RIG))]
     model = _tiny_model(1)
-    on = VolumetricReconstructor(model, RIG, VolumetricConfig(temporal_radius_m=0.2, **RAW))
+    on = VolumetricReconstructor(model, RIG, VolumetricConfig(temporal_filter=True, temporal_radius_m=0.2, **RAW))
     off = VolumetricReconstructor(model, RIG, VolumetricConfig(temporal_filter=False, **RAW))
     first_on, first_off = on.step(frame), off.step(frame)
     np.testing.assert_allclose(first_on.joints_world, first_off.joints_world, atol=1e-6)  # new track: no mask

@@ -7,10 +7,13 @@ Per frame (all people of the frame in one forward pass):
 2. person centres from the geometric baseline (:func:`closecap.centers.estimate_centers`; last frame's
    people are proposals too) and online identities (:class:`closecap.track.Tracker` on those rough people);
 3. a cube per person around its centre: unprojected heatmaps, anchors (own centre / others' centres);
-4. HEM -> sigmoid -> **temporal filter**: for a person whose track was seen in the last
-   ``max_prior_gap_frames`` frames, the heatmap of joint ``j`` is zeroed farther than ``temporal_radius_m``
-   from that track's last estimate of ``j`` (a new or lost track gets no mask) -> KLM -> soft-argmax;
-5. per-joint confidence = HEM's (masked) heatmap at the estimated joint.
+4. HEM -> sigmoid -> **temporal filter** (``temporal_filter``, off by default, see there): for a person whose
+   track was seen in the last ``max_prior_gap_frames`` frames, the heatmap of joint ``j`` is zeroed farther
+   than ``temporal_radius_m`` from that track's last estimate of ``j`` (a new or lost track gets no mask; a
+   mask that keeps no strong response is dropped) -> KLM -> soft-argmax within ``soft_argmax_window``
+   voxels of the peak;
+5. refinement (:func:`refine_with_detections`): each joint's supporting 2D detections, triangulated;
+6. per-joint confidence = HEM's (masked) heatmap at the estimated joint.
 
 Over the clip, :func:`closecap.track.track_people` cleans and smooths the tracks (it re-links the
 per-frame people by the same Hungarian matching, now on the network's joints).
@@ -58,8 +61,12 @@ class VolumetricConfig(Config):
     """The geometric association that gives the person centres (thresholds, RANSAC)."""
     track: TrackConfig = field(default_factory=TrackConfig)
     """Identities, cleaning and smoothing over the clip (also the online centre tracker's gate)."""
-    temporal_filter: bool = True
-    """Suppress HEM responses far from the track's previous joints before KLM (the paper's temporal filter)."""
+    temporal_filter: bool = False
+    """Suppress HEM responses far from the track's previous joints before KLM (the paper's temporal filter).
+    Off by default: with the networks trained so far (50 CPU minutes) it makes them worse, because a wrong
+    joint masks out the right answer in the next frames -- 94.8 vs 54.5 mm MPJPE on the held-out scenes of
+    ``benchmarks/volumetric.py`` (section "volumetric" of benchmarks/results.md), even with the fall-back of
+    ``mask_keep_ratio``. Turn it on for a network whose per-frame joints are already close."""
     temporal_radius_m: float = 0.3
     """Responses farther than this from the previous estimate of the same joint are zeroed, metres.
     Raise for fast motion or low frame rates (the joint must move less than this between frames)."""
