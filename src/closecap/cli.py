@@ -74,6 +74,7 @@ def reconstruct(
     camera_type: Optional[str] = typer.Option(None, help="Panoptic calibrations: keep only cameras of this type (e.g. hd)."),
     config: Optional[Path] = typer.Option(None, help="A ReconstructConfig JSON (as written next to every output) to start from."),
     stream: bool = typer.Option(False, "--stream", help="Bounded memory for long recordings: frames read lazily, results written as they come (implied by a .jsonl --out)."),
+    device: str = typer.Option("auto", help="Volumetric methods: auto (CUDA when available), cpu or cuda."),
 ) -> None:
     """Reconstruct the 3D joints of every person in every frame, from 2D keypoints or from videos.
 
@@ -87,7 +88,7 @@ def reconstruct(
     cfg = load_config(ReconstructConfig, config) if config else ReconstructConfig()
     if (keypoints2d is None) == (videos is None):
         raise InputError(None, "--keypoints2d/--videos", "give exactly one of --keypoints2d DIR or --videos DIR")
-    cfg = cfg.replace(method=method, model_path=str(model) if model else cfg.model_path, baseline=cfg.baseline.replace(
+    cfg = cfg.replace(method=method, model_path=str(model) if model else cfg.model_path, device=device, baseline=cfg.baseline.replace(
         track=cfg.baseline.track.replace(smoothing=smoothing, fps=fps or cfg.baseline.track.fps)))
     if stream or out.suffix.lower() == ".jsonl":
         from closecap.stream import reconstruct_stream

@@ -32,8 +32,12 @@ class ReconstructConfig(Config):
     """Settings of the geometric baseline (used when ``method == "baseline"``)."""
     model_path: str = ""
     """Checkpoint of ``closecap train`` for the volumetric methods (required by them; there is no shipped default yet)."""
+    device: str = "auto"
+    """Where the volumetric network runs: ``auto`` (CUDA when available), ``cpu`` or ``cuda``."""
 
     def __post_init__(self) -> None:
+        if self.device not in ("auto", "cpu", "cuda"):
+            raise InputError(None, "device", f"expected auto, cpu or cuda, got {self.device!r}")
         if self.method not in METHODS:
             raise InputError(None, "method", f"unknown method {self.method!r}; choose one of {list(METHODS)}")
 
@@ -77,7 +81,7 @@ def reconstruct(detections: Detections2D, rig: Rig, config: ReconstructConfig = 
         if problem:
             raise InputError(config.model_path, "rig", f"this model was trained for another rig ({problem}); train one "
                                                        "for these cameras: `closecap train --calib CALIB --out MODEL.pt`")
-    volumetric = VolumetricConfig(baseline=config.baseline, track=config.baseline.track)
+    volumetric = VolumetricConfig(baseline=config.baseline, track=config.baseline.track, device=config.device)
     return reconstruct_volumetric(detections, sub_rig, model, volumetric, progress=progress)
 
 
