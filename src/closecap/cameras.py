@@ -140,7 +140,8 @@ def project_points_torch(points_world, K, dist, R, t):
     depth = points_cam[..., 2]
     safe = torch.where(depth.abs() < 1e-12, torch.full_like(depth, 1e-12), depth)
     xy = points_cam[..., :2] / safe[..., None]
-    xy = _distort(xy, dist[:, None, :])
+    if bool((dist != 0).any()):  # ideal pinhole cameras (all-zero distortion) skip the polynomial
+        xy = _distort(xy, dist[:, None, :])
     uv = torch.einsum("vij,vnj->vni", K[:, :2, :2], xy) + K[:, None, :2, 2]
     V = K.shape[0]
     return uv.reshape((V,) + tuple(lead) + (2,)), depth.reshape((V,) + tuple(lead))
