@@ -158,7 +158,7 @@ def main() -> None:
     parser.add_argument("--scenes", type=int, default=4)
     parser.add_argument("--frames", type=int, default=60)
     parser.add_argument("--threads", type=int, default=2, help="torch CPU threads")
-    parser.add_argument("--variants", action="store_true", help="also the temporal filter off and other inference settings")
+    parser.add_argument("--variants", action="store_true", help="also with the temporal filter (off by default)")
     parser.add_argument("--no-write", action="store_true", help="do not update benchmarks/results.md")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
@@ -182,8 +182,8 @@ def main() -> None:
         methods[name] = (lambda m: lambda det: reconstruct_volumetric(det, rig, m))(model)
         methods[f"{name}, network only"] = (lambda m: lambda det: reconstruct_volumetric(det, rig, m, raw))(model)
         if args.variants:
-            for label, cfg in (("no temporal filter", VolumetricConfig(temporal_filter=False)),
-                               ("network only, no temporal filter", raw.replace(temporal_filter=False))):
+            for label, cfg in (("with temporal filter", VolumetricConfig(temporal_filter=True)),
+                               ("network only, with temporal filter", raw.replace(temporal_filter=True))):
                 methods[f"{name}, {label}"] = (lambda m, c: lambda det: reconstruct_volumetric(det, rig, m, c))(model, cfg)
     per_method, fps, lines = run(methods, args.scenes, args.frames, rig)
     command = ".venv/bin/python benchmarks/volumetric.py " + " ".join(sys.argv[1:])
