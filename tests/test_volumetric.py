@@ -108,3 +108,20 @@ def test_refinement_triangulates_the_detections_near_the_network_joint_only():
     assert not refined[0, 5] and np.array_equal(joints[0, 5], far[5])
     with pytest.raises(InputError):
         refine_with_detections(guess[None], views[:-1], RIG)
+
+
+def test_exclusive_refinement_does_not_let_a_joint_steal_the_other_persons_keypoints():
+    rng = np.random.default_rng(4)
+    me = rng.normal(size=(17, 3)) * 0.2 + [0.0, 0.0, 1.0]
+    other = me + [0.0, 0.0, 0.12]  # in contact, every joint 12 cm above mine
+    uv_me, _ = RIG.project(me)
+    uv_other, _ = RIG.project(other)
+    views = [np.stack([np.concatenate([uv_me[v], np.ones((17, 1))], -1),
+                       np.concatenate([uv_other[v], np.ones((17, 1))], -1)]) for v in range(len(RIG))]
+    guesses = np.stack([me + [0.0, 0.0, 0.08], other])  # my joints guessed nearer to the other's keypoints
+    shared, _ = refine_with_detections(guesses, views, RIG, radius_m=0.1, exclusive=False)
+    np.testing.assert_allclose(shared[0], other, atol=1e-6)  # both people end on the other's keypoints
+    exclusive, refined = refine_with_detections(guesses, views, RIG, radius_m=0.1)
+    assert refined.all()
+    np.testing.assert_allclose(exclusive[0], me, atol=1e-6)
+    np.testing.assert_allclose(exclusive[1], other, atol=1e-6)

@@ -91,6 +91,9 @@ class VolumetricConfig(Config):
     device: str = "cpu"
     """``cpu``, ``cuda`` or ``auto``."""
 
+    refine_exclusive: bool = True
+    """In the refinement, a detected keypoint supports at most one person (see :func:`refine_with_detections`)."""
+
     def __post_init__(self) -> None:
         if not self.temporal_radius_m > 0:
             raise InputError(None, "VolumetricConfig.temporal_radius_m", f"must be > 0, got {self.temporal_radius_m}")
@@ -115,8 +118,28 @@ class FramePeople:
     centers_world: np.ndarray
 
 
+def _exclusive(d: np.ndarray, rounds: int = 2) -> np.ndarray:
+    """Keep only mutual-nearest (person, detection) pairs per joint type, ``rounds`` times on what is left.
+
+    ``d``: ``(P, Q, J)`` distances (inf = not allowed). Returns the same with every pair that is not kept set
+    to inf: each detection goes to at most one person and each person gets at most one detection per joint.
+    """
+    P, Q, _ = d.shape
+    out = np.full_like(d, np.inf)
+    left = d.copy()
+    rows, cols = np.arange(P)[:, None, None], np.arange(Q)[None, :, None]
+    for _ in range(rounds):  # a fixed, small number of vectorised rounds (greedy matching)
+        finite = np.isfinite(left)
+        mutual = finite & (left.argmin(1)[:, None, :] == cols) & (left.argmin(0)[None, :, :] == rows)
+        out = np.where(mutual, left, out)
+        taken_p = mutual.any(1, keepdims=True)  # (P, 1, J)
+        taken_q = mutual.any(0, keepdims=True)  # (1, Q, J)
+        left = np.where(taken_p | taken_q, np.inf, left)
+    return out
+
+
 def refine_with_detections(joints_world: np.ndarray, keypoints: Sequence[np.ndarray], rig: Rig, radius_m: float = 0.2,
-                           ransac: RansacConfig = RansacConfig()) -> tuple[np.ndarray, np.ndarray]:
+                           ransac: RansacConfig = RansacConfig(), exclusive: bool = True) -> tuple[np.ndarray, np.ndarray]:
     """Network joints -> the 2D detections that support them -> robust triangulation.
 
     For every person ``p``, joint ``j`` and view ``v``, the detected keypoint of type ``j`` (of any 2D person
@@ -131,6 +154,10 @@ def refine_with_detections(joints_world: np.ndarray, keypoints: Sequence[np.ndar
         rig: the ``V`` cameras.
         radius_m: gate around the network's joint, metres.
         ransac: triangulation thresholds (inlier pixels, minimum score and views).
+        exclusive: in each view, a detected keypoint supports at most one person's joint and a joint takes
+            at most one keypoint (mutual nearest pairs, two greedy rounds): in contact, a joint that the
+            network put nearer to the other person's keypoint than that person's own joint is does not
+            steal it.
 
     Returns:
         ``(joints (P, J, 3) metres, refined (P, J) bool)``: refined joints, and which were replaced.
@@ -165,10 +192,12 @@ def refine_with_detections(joints_world: np.ndarray, keypoints: Sequence[np.ndar
             continue
         seen = (kp[..., 2] > ransac.min_score) & np.isfinite(kp[..., :2]).all(-1)  # (Q, J)
         d = np.linalg.norm(uv_net[v][:, None] - kp[None, ..., :2], axis=-1)  # (P, Q, J)
-        d = np.where(seen[None] & np.isfinite(d), d, np.inf)
+        d = np.where(seen[None] & np.isfinite(d) & (d < gate_px[v][:, None]), d, np.inf)
+        if exclusive:
+            d = _exclusive(d)
         q = d.argmin(1)  # (P, J)
         best = np.take_along_axis(d, q[:, None], 1)[:, 0]  # (P, J)
-        hit = (best < gate_px[v]) & (depth[v] > ransac.min_depth_m)
+        hit = np.isfinite(best) & (depth[v] > ransac.min_depth_m)
         chosen = kp[q, cols]  # (P, J, 3)
         uv[:, :, v] = np.where(hit[..., None], chosen[..., :2], np.nan)
         scores[:, :, v] = np.where(hit, chosen[..., 2], 0.0)
@@ -254,7 +283,7 @@ class VolumetricReconstructor:
         confidence = confidence.double().cpu().numpy()  # (P, J)
         if self.config.refine_radius_m > 0:
             joints, _ = refine_with_detections(joints, keypoints, self.rig, self.config.refine_radius_m,
-                                               self.config.baseline.ransac)
+                                               self.config.baseline.ransac, self.config.refine_exclusive)
         low = confidence < self.config.min_confidence
         joints = np.where(low[..., None], np.nan, joints)
         confidence = np.where(low, 0.0, confidence)
