@@ -63,8 +63,8 @@ class VolumetricConfig(Config):
     """Identities, cleaning and smoothing over the clip (also the online centre tracker's gate)."""
     temporal_filter: bool = False
     """Suppress HEM responses far from the track's previous joints before KLM (the paper's temporal filter).
-    Off by default: with the networks trained so far (50 CPU minutes) it makes them worse, because a wrong
-    joint masks out the right answer in the next frames -- 94.8 vs 54.5 mm MPJPE on the held-out scenes of
+    Off by default: with the networks trained so far (75 CPU minutes) it makes them worse, because a wrong
+    joint masks out the right answer in the next frames -- 72.0 vs 51.0 mm MPJPE on the held-out scenes of
     ``benchmarks/volumetric.py`` (section "volumetric" of benchmarks/results.md), even with the fall-back of
     ``mask_keep_ratio``. Turn it on for a network whose per-frame joints are already close."""
     temporal_radius_m: float = 0.3
