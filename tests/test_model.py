@@ -10,13 +10,10 @@ from closecap.volumes import VoxelGrid
 
 
 @pytest.fixture(autouse=True)
-def one_thread():
-    """Small convolutions on a shared CPU are fastest (and far steadier) on one thread; no gradients here."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
+def one_thread_no_grad(one_torch_thread):
+    """One torch thread (tests/conftest.py) and no gradients here."""
     with torch.no_grad():
         yield
-    torch.set_num_threads(before)
 
 
 TINY = ModelConfig(grid=VoxelGrid(2.0, 8), widths=(4, 8))

@@ -17,13 +17,7 @@ from closecap.train import (TrainConfig, checkpoint_rig, compute_losses, focal_l
 from closecap.volumes import VoxelGrid, gaussian_volume
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Small convolutions on a shared CPU are fastest (and far steadier) on one thread."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")  # tests/conftest.py
 
 
 TINY = TrainConfig(model=ModelConfig(grid=VoxelGrid(2.0, 8), widths=(8, 8), heatmap_sigma_px=6.0), lr=2e-2,

@@ -18,13 +18,7 @@ from closecap.volumes import VoxelGrid
 from closecap.volumetric import VolumetricConfig, VolumetricReconstructor, reconstruct_volumetric, refine_with_detections
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Small convolutions on a shared CPU are fastest (and far steadier) on one thread."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")  # tests/conftest.py
 
 
 RIG = ring_rig(4, width=480, height=360, focal_px=380.0)
