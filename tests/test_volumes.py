@@ -32,7 +32,11 @@ def test_projected_gaussians_unproject_to_a_peak_at_the_point(seed, same_size):
     uv, depth = rig.project(point[None])
     if rig.in_image(uv, depth, margin_px=20).sum() < 2:
         return
-    grid = VoxelGrid(size_m=0.8, resolution=32)  # 2.5 cm voxels
+    # voxels of at least one heatmap pixel (4 image pixels) in every view that sees the point: finer ones are
+    # below the heatmaps' resolution, and their peak may fall on a neighbour (seed 1160: 2.5 cm = 1.4 px)
+    seen = rig.in_image(uv, depth, margin_px=20)[:, 0]
+    voxel_m = max(0.025, float((4.0 * depth[seen, 0] / rig.K[seen, 0, 0]).max()))
+    grid = VoxelGrid(size_m=32 * voxel_m, resolution=32)
     voxel = rng.integers(4, 28, 3)  # put the point on voxel `voxel` of a cube around it
     cube_center = point - grid.offsets(dtype=torch.float64).numpy()[voxel]
     volume = _unproject_point(rig, point, cube_center, grid)  # (1, 1, X, Y, Z)
