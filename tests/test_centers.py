@@ -8,7 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from closecap.cameras import ring_rig
-from closecap.centers import anchor_volumes, centers_from_joints, estimate_centers
+from closecap.centers import HIP_TO_SHOULDER_WIDTH, anchor_volumes, centers_from_joints, estimate_centers
 from closecap.errors import InputError
 from closecap.skeleton import COCO17
 from closecap.volumes import VoxelGrid, soft_argmax
@@ -18,17 +18,36 @@ HIPS = COCO17.indices(["left_hip", "right_hip"])
 
 def test_centre_fall_backs():
     rng = np.random.default_rng(0)
-    joints = rng.normal(size=(4, 17, 3))
-    joints[1, HIPS[0]] = np.nan  # one hip missing -> torso mean
+    joints = rng.normal(size=(6, 17, 3))
+    joints[1, HIPS[0]] = np.nan  # left hip missing -> right hip moved half the scaled shoulder vector to the middle
     joints[2] = np.nan
     joints[2, 0] = [1.0, 2.0, 3.0]  # only the nose -> mean of valid joints
     joints[3] = np.nan  # nobody
+    shoulders = COCO17.indices(["left_shoulder", "right_shoulder"])
+    joints[4, HIPS[1]] = np.nan  # right hip and right shoulder missing -> the left hip itself
+    joints[4, shoulders[1]] = np.nan
+    joints[5, HIPS] = np.nan  # no hip -> mean of the shoulders
     centers = centers_from_joints(joints)
     np.testing.assert_allclose(centers[0], joints[0, HIPS].mean(0))
-    torso = COCO17.indices(["left_shoulder", "right_shoulder", "right_hip"])
-    np.testing.assert_allclose(centers[1], joints[1, torso].mean(0))
+    across = joints[1, shoulders[0]] - joints[1, shoulders[1]]  # from the right (seen) side to the left
+    np.testing.assert_allclose(centers[1], joints[1, HIPS[1]] + 0.5 * HIP_TO_SHOULDER_WIDTH * across)
     np.testing.assert_allclose(centers[2], [1.0, 2.0, 3.0])
     assert np.isnan(centers[3]).all()
+    np.testing.assert_allclose(centers[4], joints[4, HIPS[0]])
+    np.testing.assert_allclose(centers[5], joints[5, shoulders].mean(0))
+
+
+def test_one_hip_centre_is_near_the_pelvis_of_a_real_body():
+    from closecap.synth.library import load_library
+
+    clip = load_library().clips[0]
+    body = np.asarray(clip.joints_world, float).reshape(-1, 17, 3)[::10]  # (T, 17, 3) real motion capture
+    pelvis = body[:, HIPS].mean(1)
+    one_hip = body.copy()
+    one_hip[:, HIPS[0]] = np.nan
+    old_fallback = one_hip[:, COCO17.indices(["left_shoulder", "right_shoulder", "right_hip"])].mean(1)
+    error = np.linalg.norm(centers_from_joints(one_hip) - pelvis, axis=-1)
+    assert np.median(error) < 0.05 < 0.15 < np.median(np.linalg.norm(old_fallback - pelvis, axis=-1))
     with pytest.raises(InputError):
         centers_from_joints(np.zeros((2, 5, 3)))
 

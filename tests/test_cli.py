@@ -152,7 +152,7 @@ def test_train_then_volumetric_reconstruct_through_the_cli(tmp_path, capsys):
     assert model.exists() and (tmp_path / "model.config.json").exists()
     args = ["reconstruct", "--calib", scene / "calibration.json", "--keypoints2d", scene / "keypoints2d",
             "--out", tmp_path / "vol.json", "--method", "volumetric"]
-    code, _, err = run(args, capsys)
+    code, _, err = run(args[:-2] + ["--method", "volumetric-unconditional"], capsys)  # no shipped ablation model
     assert code == 2 and "closecap train" in err and not (tmp_path / "vol.json").exists()
     code, _, err = run(args + ["--model", model], capsys)
     assert code == 0, err
@@ -171,6 +171,34 @@ def test_train_then_volumetric_reconstruct_through_the_cli(tmp_path, capsys):
     code, _, err = run(["reconstruct", "--calib", moved, "--keypoints2d", scene / "keypoints2d", "--out", out,
                         "--method", "volumetric", "--model", model], capsys)
     assert code == 2 and "trained for another rig" in err and "closecap train" in err and not out.exists()
+
+
+def test_volumetric_reconstruct_uses_the_shipped_model_on_any_rig(tmp_path, capsys, caplog):
+    """No --model: the shipped checkpoint; on cameras it was not trained for it runs and says a model for them is better."""
+    from closecap.cameras import ring_rig
+    from closecap.config import save_json
+    from closecap.io.calibration import rig_to_dict
+    from closecap.reconstruct import default_model_path
+
+    assert default_model_path().is_file() and default_model_path().stat().st_size < 4 * 2**20
+    scene = tmp_path / "scene"
+    assert main(["synth", "--out", str(scene), "--people", "2", "--frames", "8", "--noise", "none", "--seed", "3"]) == 0
+    out = tmp_path / "vol.json"
+    code, _, err = run(["reconstruct", "--calib", scene / "calibration.json", "--keypoints2d", scene / "keypoints2d",
+                        "--out", out, "--method", "volumetric"], capsys)
+    assert code == 0, err
+    assert json.loads(out.read_text())["format"] == "closecap-3d"
+    moved = tmp_path / "moved.json"
+    save_json(moved, rig_to_dict(ring_rig(5, radius_m=6.0, name_format="cam{:02d}")))
+    synth_moved = tmp_path / "moved_scene"
+    assert main(["synth", "--out", str(synth_moved), "--calib", str(moved), "--people", "2", "--frames", "8",
+                 "--noise", "none", "--seed", "3"]) == 0
+    out = tmp_path / "moved.json.out.json"
+    with caplog.at_level("WARNING", logger="closecap.reconstruct"):
+        code, _, err = run(["reconstruct", "--calib", moved, "--keypoints2d", synth_moved / "keypoints2d", "--out", out,
+                            "--method", "volumetric"], capsys)
+    assert code == 0, err
+    assert out.exists() and "closecap train" in caplog.text
 
 
 def test_report_overlay_and_export_commands(exact_scene, tmp_path, capsys):
@@ -213,3 +241,13 @@ def test_train_on_your_own_motions(tmp_path, capsys):
     assert saved["train"]["library_path"] == str((tmp_path / "mine.motions.npz").resolve())
     code, _, err = run(["train", "--out", tmp_path / "x.pt", "--steps", "1", "--motions", tmp_path / "nothing"], capsys)
     assert code == 2 and "nothing" in err and not (tmp_path / "x.pt").exists()
+
+
+def test_demo_runs_the_shipped_network_offline(tmp_path, capsys):
+    code, out, err = run(["demo", "--out", tmp_path / "demo", "--frames", "20", "--method", "volumetric"], capsys)
+    assert code == 0, err
+    assert "method 'volumetric'" in out
+    metrics = json.loads((tmp_path / "demo" / "metrics.json").read_text())
+    assert metrics["recall_500mm"] >= 0.95 and metrics["mpjpe_mm"] < 60.0  # the baseline gets about 30 mm here
+    code, _, err = run(["demo", "--out", tmp_path / "bad", "--method", "volumetric-unconditional"], capsys)
+    assert code == 2 and "--method" in err and not (tmp_path / "bad").exists()

@@ -4,6 +4,7 @@ from __future__ import annotations
 import pytest
 import torch
 
+from closecap.centers import anchor_volumes
 from closecap.errors import InputError
 from closecap.model import HEM, KLM, ModelConfig, UNet3d, VolumetricNet
 from closecap.volumes import VoxelGrid
@@ -117,3 +118,26 @@ def test_a_mask_that_keeps_no_strong_response_is_dropped():
     assert not torch.allclose(locked.heatmaps, free.heatmaps)
     assert torch.equal(fallback.heatmaps, free.heatmaps)  # the wrong mask is dropped
     assert torch.equal(kept.heatmaps, free.heatmaps * right)  # the right one is kept
+
+
+def test_folding_batch_norms_keeps_the_networks_outputs(one_torch_thread):
+    from closecap.model.blocks import fuse_batch_norms
+
+    torch.manual_seed(0)
+    net = VolumetricNet(ModelConfig(grid=VoxelGrid(2.0, 8), widths=(4, 8)))
+    for m in net.modules():  # non-trivial running statistics, as after training
+        if isinstance(m, torch.nn.BatchNorm3d):
+            m.running_mean.uniform_(-0.5, 0.5)
+            m.running_var.uniform_(0.5, 2.0)
+            m.weight.data.uniform_(0.5, 1.5)
+    net.eval()
+    fused = fuse_batch_norms(net)
+    assert not any(isinstance(m, torch.nn.BatchNorm3d) for m in fused.modules())
+    assert any(isinstance(m, torch.nn.BatchNorm3d) for m in net.modules())  # the original is untouched
+    volumes = torch.rand(2, 17, 8, 8, 8)
+    centers = torch.tensor([[0.0, 0.0, 1.0], [0.3, 0.0, 1.0]])
+    anchors = anchor_volumes(centers, net.config.grid, net.config.anchor_sigma_m)
+    with torch.no_grad():
+        a, b = net(volumes, anchors, centers), fused(volumes, anchors, centers)
+    torch.testing.assert_close(b.joints_world, a.joints_world, atol=1e-4, rtol=0)
+    torch.testing.assert_close(b.heatmaps, a.heatmaps, atol=1e-4, rtol=0)

@@ -252,3 +252,36 @@ def test_broken_track_is_stitched_and_distinct_people_are_not():
     assert poses.num_people == 2 and poses.present.sum(0).tolist() == [36, 40]
     unstitched = track_people(range(40), people, cfg.replace(stitch_gap_frames=0))
     assert unstitched.num_people == 3
+
+
+def test_a_person_with_no_reconstructed_joint_does_not_break_tracking():
+    from closecap.track import TrackConfig, track_people
+
+    body = np.random.default_rng(5).normal(scale=0.2, size=(17, 3))
+    people = [(np.stack([body + [0.01 * t, 0, 1], np.full((17, 3), np.nan)]), np.ones((2, 17))) for t in range(12)]
+    poses = track_people(range(12), people, TrackConfig(smoothing="none"))
+    assert poses.num_people == 1 and poses.present.all()
+
+
+def test_link_joints_decide_identities_but_not_the_output():
+    from closecap.track import TrackConfig, track_people
+
+    rng = np.random.default_rng(7)
+    body = rng.normal(scale=0.2, size=(17, 3))
+    a = np.stack([body + [0.0, 0.005 * t, 1.0] for t in range(20)])  # (T, J, 3)
+    b = np.stack([body + [0.3, -0.005 * t, 1.0] for t in range(20)])
+    people = [(np.stack([a[t], b[t]]), np.ones((2, 17))) for t in range(20)]
+    link = [np.stack([a[t], b[t]]) for t in range(20)]
+    odd = np.full((2, 17, 3), np.nan)  # frame 10: row 0 (a) kept only 3 joints, which lie on b; row 1 (b), on a
+    odd[0, :3], odd[1, 3:] = b[10, :3], a[10, 3:]
+    people[10] = (odd, np.ones((2, 17)))
+    cfg = TrackConfig(smoothing="none", bone_iterations=0, fill_gap_frames=0, stitch_gap_frames=0, min_track_len=1,
+                      outlier_window=0)
+    linked = track_people(range(20), people, cfg, link_joints=link)
+    unlinked = track_people(range(20), people, cfg)
+    assert linked.num_people == unlinked.num_people == 2
+    np.testing.assert_array_equal(linked.joints[10, 0], odd[0])  # row 0 stays track 0; its output is its own joints
+    np.testing.assert_array_equal(unlinked.joints[10, 0], odd[1])  # without: the rows swap tracks in this frame
+    np.testing.assert_array_equal(linked.joints[11, 0], a[11])
+    with pytest.raises(InputError):
+        track_people(range(20), people, cfg, link_joints=link[:-1])

@@ -119,3 +119,31 @@ def test_exclusive_refinement_does_not_let_a_joint_steal_the_other_persons_keypo
     assert refined.all()
     np.testing.assert_allclose(exclusive[0], me, atol=1e-6)
     np.testing.assert_allclose(exclusive[1], other, atol=1e-6)
+
+
+def test_person_level_refinement_corrects_a_grossly_wrong_network_joint():
+    rng = np.random.default_rng(6)
+    me = rng.normal(size=(17, 3)) * 0.2 + [0.0, 0.0, 1.0]
+    other = me + [0.0, 0.0, 0.12]  # in contact, every joint 12 cm above mine
+    uv_me, _ = RIG.project(me)
+    uv_other, _ = RIG.project(other)
+    views = [np.stack([np.concatenate([uv_me[v], np.ones((17, 1))], -1),
+                       np.concatenate([uv_other[v], np.ones((17, 1))], -1)]) for v in range(len(RIG))]
+    guesses = np.stack([me + rng.normal(size=me.shape) * 0.01, other])
+    guesses[0, 9] = me[9] + [0.35, 0.0, 0.0]  # the network's wrist of mine is 35 cm off: no keypoint within 0.2 m
+    per_joint, refined = refine_with_detections(guesses, views, RIG, radius_m=0.2)
+    assert not refined[0, 9] and np.array_equal(per_joint[0, 9], guesses[0, 9])
+    whole, refined = refine_with_detections(guesses, views, RIG, radius_m=0.2, person_radius_m=0.8)
+    assert refined.all()  # the rest of my body identifies my detections, and their wrist is mine
+    np.testing.assert_allclose(whole[0], me, atol=1e-6)
+    np.testing.assert_allclose(whole[1], other, atol=1e-6)
+    # a wrist detected in one view only cannot be triangulated: it stays the network's, flagged not refined
+    for v in range(1, len(RIG)):
+        views[v][0, 9, 2] = 0.0
+    _, refined = refine_with_detections(guesses, views, RIG, radius_m=0.2, person_radius_m=0.8)
+    assert not refined[0, 9] and refined[0, np.arange(17) != 9].all()
+
+
+def test_volumetric_config_rejects_a_negative_person_radius():
+    with pytest.raises(InputError, match="refine_person_radius_m"):
+        VolumetricConfig(refine_person_radius_m=-0.1)

@@ -32,11 +32,21 @@ from closecap.skeleton import COCO17, JointSet
 from closecap.volumes import VoxelGrid, gaussian_volume
 
 TORSO_JOINTS = ("left_shoulder", "right_shoulder", "left_hip", "right_hip")
-"""Joints whose mean is the fall-back centre when a hip is missing."""
+"""Joints whose mean is the fall-back centre when both hips are missing."""
+HIP_TO_SHOULDER_WIDTH = 0.5
+"""Hip-joint width over shoulder-joint width (the shipped CMU motion library: median 0.53 over its 98 clips,
+5th percentile 0.41); used to place the pelvis when one hip is missing."""
 
 
 def centers_from_joints(joints_world: np.ndarray, joint_set: JointSet = COCO17) -> np.ndarray:
-    """Centres of 3D people: mid-hip, else mean of valid torso joints, else mean of valid joints.
+    """Centres of 3D people: the mid-hip (pelvis), estimated when a hip is missing.
+
+    Both hips: their midpoint. One hip: that hip moved towards the body's middle by ``HIP_TO_SHOULDER_WIDTH``
+    times half the vector between the shoulders when both are present (the pelvis is narrower than the
+    shoulders and turned with them), else the hip itself. No hip: the mean of the valid torso joints, else of
+    all valid joints. (The mean of shoulders and one hip, the previous fall-back, lies about 0.25 m above the
+    pelvis: on the held-out scenes of ``benchmarks/volumetric.py`` it put 43 of 660 people's centres 0.28 m
+    off on average, and the volumetric network, whose anchors expect the pelvis, followed a neighbour.)
 
     Args:
         joints_world: ``(P, J, 3)`` metres, world frame (NaN = joint absent).
@@ -48,9 +58,9 @@ def centers_from_joints(joints_world: np.ndarray, joint_set: JointSet = COCO17) 
     Example:
         >>> joints = np.full((2, 17, 3), np.nan)
         >>> joints[0, COCO17.indices(["left_hip", "right_hip"])] = [[0, 0, 1], [0.2, 0, 1]]
-        >>> joints[1, COCO17.indices(["left_shoulder", "left_hip"])] = [[1, 1, 1.5], [1, 1, 1.0]]
-        >>> centers_from_joints(joints).tolist()
-        [[0.1, 0.0, 1.0], [1.0, 1.0, 1.25]]
+        >>> joints[1, COCO17.indices(["left_shoulder", "right_shoulder", "left_hip"])] = [[1, 1, 1.5], [1.4, 1, 1.5], [1, 1, 1.0]]
+        >>> np.round(centers_from_joints(joints), 3).tolist()
+        [[0.1, 0.0, 1.0], [1.1, 1.0, 1.0]]
     """
     joints_world = np.asarray(joints_world, dtype=float)
     if joints_world.ndim != 3 or joints_world.shape[1:] != (joint_set.num_joints, 3):
@@ -67,10 +77,18 @@ def centers_from_joints(joints_world: np.ndarray, joint_set: JointSet = COCO17) 
     torso = np.zeros(joint_set.num_joints, dtype=bool)
     torso[joint_set.indices(list(TORSO_JOINTS))] = True
     mid_hip, _ = masked_mean(valid & hips)
-    both_hips = (valid & hips).sum(-1) == 2
+    n_hips = (valid & hips).sum(-1)  # (P,)
+    # one hip: shift it towards the middle by the scaled half shoulder vector (other shoulder - same-side shoulder)
+    l_hip, r_hip, l_sh, r_sh = joint_set.indices(["left_hip", "right_hip", "left_shoulder", "right_shoulder"])
+    left_only = valid[:, l_hip] & ~valid[:, r_hip]  # (P,)
+    shoulders = valid[:, l_sh] & valid[:, r_sh]
+    across = np.where(left_only[:, None], joints_world[:, r_sh] - joints_world[:, l_sh],
+                      joints_world[:, l_sh] - joints_world[:, r_sh])  # (P, 3) from the seen hip's side to the other
+    one_hip = mid_hip + np.where(shoulders[:, None], 0.5 * HIP_TO_SHOULDER_WIDTH * np.nan_to_num(across), 0.0)
     torso_mean, has_torso = masked_mean(valid & torso)
     all_mean, has_any = masked_mean(valid)
-    out = np.where(both_hips[:, None], mid_hip, np.where(has_torso[:, None], torso_mean, all_mean))
+    out = np.where((n_hips == 2)[:, None], mid_hip, np.where((n_hips == 1)[:, None], one_hip,
+                                                             np.where(has_torso[:, None], torso_mean, all_mean)))
     return np.where(has_any[:, None], out, np.nan)
 
 

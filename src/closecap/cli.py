@@ -46,6 +46,7 @@ def demo(
     frames: int = typer.Option(90, help="Frames to synthesise (30 fps)."),
     seed: int = typer.Option(0, help="Random seed of the scene."),
     noise: str = typer.Option("realistic", help="2D detector noise: realistic, none, occlusion-heavy or gaussian:<px>."),
+    method: str = typer.Option("baseline", help="baseline, or volumetric (the shipped network)."),
 ) -> None:
     """Run closecap end to end, offline, on an embedded default scene.
 
@@ -57,7 +58,8 @@ def demo(
     """
     from closecap.pipelines import run_demo
 
-    summary = run_demo(out, people=_parse_range(people, "--people"), frames=frames, seed=seed, noise=noise, progress=True)
+    summary = run_demo(out, people=_parse_range(people, "--people"), frames=frames, seed=seed, noise=noise, method=method,
+                       progress=True)
     typer.echo(summary)
 
 
@@ -67,8 +69,8 @@ def reconstruct(
     keypoints2d: Optional[Path] = typer.Option(None, "--keypoints2d", help="2D detections: OpenPose JSON folder (one sub-folder per camera) or COCO JSON per camera."),
     videos: Optional[Path] = typer.Option(None, "--videos", help="Instead of --keypoints2d: a folder with one video file or image folder per camera (built-in offline BlazePose detector; needs closecap[video])."),
     out: Path = typer.Option(..., "--out", help="Output: PRED.json (closecap-3d), PRED.npz, PRED.csv or PRED.trc (one file per person)."),
-    method: str = typer.Option("baseline", help="Reconstruction method: baseline, volumetric or volumetric-unconditional (need --model)."),
-    model: Optional[Path] = typer.Option(None, "--model", help="Checkpoint of `closecap train` for the volumetric methods."),
+    method: str = typer.Option("baseline", help="Reconstruction method: baseline, volumetric (default: the shipped network) or volumetric-unconditional (needs --model)."),
+    model: Optional[Path] = typer.Option(None, "--model", help="Checkpoint of `closecap train` for the volumetric methods (default for volumetric: the shipped one)."),
     smoothing: str = typer.Option("offline", help="Temporal smoothing: offline (zero-phase), online (one-euro) or none."),
     fps: Optional[float] = typer.Option(None, help="Frame rate of the recording, for the temporal filters (default: the videos' rate, else 30)."),
     camera_type: Optional[str] = typer.Option(None, help="Panoptic calibrations: keep only cameras of this type (e.g. hd)."),

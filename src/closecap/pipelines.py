@@ -10,6 +10,7 @@ from pathlib import Path
 
 from closecap.cameras import Rig, ring_rig
 from closecap.config import save_json
+from closecap.errors import InputError
 from closecap.io.scene import SceneFiles, write_scene
 
 
@@ -39,12 +40,13 @@ def run_synth(out: str | Path, *, calib: str | Path | None = None, people: tuple
 
 
 def run_demo(out: str | Path = "closecap-demo", *, people: tuple[int, int] = (2, 3), frames: int = 90,
-             seed: int = 0, noise: str = "realistic", progress: bool = True) -> str:
+             seed: int = 0, noise: str = "realistic", method: str = "baseline", progress: bool = True) -> str:
     """The offline demo: a scene from held-out motion capture in the default 5-camera rig,
     reconstructed from its OpenPose files and scored against ground truth.
 
     Writes to ``out``: ``calibration.json``, ``keypoints2d/``, ``gt.json``, ``settings.json`` (the scene),
     ``pred.json`` + ``pred.config.json`` (the reconstruction), ``metrics.json``, ``frame.png``.
+    ``method``: ``baseline`` or ``volumetric`` (the shipped network, :func:`closecap.reconstruct.default_model_path`).
     Returns the printed summary (metrics table and paths).
     """
     from closecap.io.keypoints import read_poses
@@ -52,10 +54,12 @@ def run_demo(out: str | Path = "closecap-demo", *, people: tuple[int, int] = (2,
     from closecap.reconstruct import ReconstructConfig, reconstruct_files
     from closecap.viz import plot_frame
 
+    if method not in ("baseline", "volumetric"):
+        raise InputError(None, "--method", f"the demo runs baseline or volumetric, got {method!r}")
     out = Path(out)
     start = time.perf_counter()
     files = run_synth(out, people=people, frames=frames, seed=seed, noise=noise, split="test", contact_fraction=0.7)
-    config = ReconstructConfig()
+    config = ReconstructConfig(method=method)
     pred = reconstruct_files(files.calibration, files.keypoints2d, out / "pred.json", config, progress=progress)
     gt = read_poses(files.gt)
     result = evaluate(pred, gt)

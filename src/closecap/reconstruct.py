@@ -7,6 +7,7 @@ config beside the output).
 from __future__ import annotations
 
 import dataclasses
+import logging
 from pathlib import Path
 
 import numpy as np
@@ -18,6 +19,20 @@ from closecap.errors import InputError
 from closecap.poses import Detections2D, Poses3D
 
 METHODS = ("baseline", "volumetric", "volumetric-unconditional")
+logger = logging.getLogger(__name__)
+
+
+def default_model_path() -> Path:
+    """The shipped conditional checkpoint (``closecap/data/volumetric_default.pt``, about 1 MB).
+
+    Made by this project's own command, on the demo's 5-camera ring (see ``src/closecap/data/README.md``)::
+
+        closecap train --out src/closecap/data/volumetric_default.pt --steps 3800 --seed 1
+
+    Its input is rig-independent (heatmaps unprojected into metric cubes), so it also runs on other rigs; a
+    model trained for the rig is better (``benchmarks/results.md``, section "volumetric-heldout-rig").
+    """
+    return Path(__file__).resolve().parent / "data" / "volumetric_default.pt"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -31,7 +46,8 @@ class ReconstructConfig(Config):
     baseline: BaselineConfig = BaselineConfig()
     """Settings of the geometric baseline (used when ``method == "baseline"``)."""
     model_path: str = ""
-    """Checkpoint of ``closecap train`` for the volumetric methods (required by them; there is no shipped default yet)."""
+    """Checkpoint of ``closecap train`` for the volumetric methods; empty = the shipped default
+    (:func:`default_model_path`, conditional only: ``volumetric-unconditional`` needs its own checkpoint)."""
     device: str = "auto"
     """Where the volumetric network runs: ``auto`` (CUDA when available), ``cpu`` or ``cuda``."""
 
@@ -61,26 +77,32 @@ def reconstruct(detections: Detections2D, rig: Rig, config: ReconstructConfig = 
     sub_rig = rig.subset(detections.camera_names)
     if config.method == "baseline":
         return reconstruct_baseline(detections, sub_rig, config.baseline, progress=progress)
-    if not config.model_path:
+    shipped = not config.model_path and config.method == "volumetric"
+    if not config.model_path and not shipped:
         raise InputError(None, "--model", f"method {config.method!r} needs a checkpoint: train one for your rig with "
-                                          "`closecap train --calib CALIB --out MODEL.pt`, then pass --model MODEL.pt")
+                                          "`closecap train --calib CALIB --unconditional --out MODEL.pt`, then pass "
+                                          "--model MODEL.pt")
+    model_path = str(default_model_path()) if shipped else config.model_path
     try:
         from closecap.train import load_model
         from closecap.volumetric import VolumetricConfig, reconstruct_volumetric
     except ImportError as err:
         raise InputError(None, "method", f"{config.method!r} needs PyTorch: pip install torch==2.13.0 ({err})") from None
-    model, train_config = load_model(config.model_path)
+    model, train_config = load_model(model_path)
     if (config.method == "volumetric-unconditional") != bool(train_config.model.unconditional):
         kind = "unconditional" if train_config.model.unconditional else "conditional"
-        raise InputError(config.model_path, "model.unconditional", f"this checkpoint is {kind}; it does not fit method {config.method!r}")
+        raise InputError(model_path, "model.unconditional", f"this checkpoint is {kind}; it does not fit method {config.method!r}")
     from closecap.train import checkpoint_rig
 
-    trained_for = checkpoint_rig(config.model_path)
+    trained_for = checkpoint_rig(model_path)
     if trained_for is not None:
         problem = rig_difference(trained_for, sub_rig)
-        if problem:
-            raise InputError(config.model_path, "rig", f"this model was trained for another rig ({problem}); train one "
-                                                       "for these cameras: `closecap train --calib CALIB --out MODEL.pt`")
+        advice = "train one for these cameras: `closecap train --calib CALIB --out MODEL.pt`"
+        if problem and shipped:  # the generic default runs anywhere; say once that a model for the rig does better
+            logger.warning("the shipped volumetric model was trained for the demo's 5-camera ring (%s); for better "
+                           "results %s, then pass --model MODEL.pt", problem, advice)
+        elif problem:  # a checkpoint trained for one rig, given another: most likely the wrong calibration or model
+            raise InputError(model_path, "rig", f"this model was trained for another rig ({problem}); {advice}")
     volumetric = VolumetricConfig(baseline=config.baseline, track=config.baseline.track, device=config.device)
     return reconstruct_volumetric(detections, sub_rig, model, volumetric, progress=progress)
 

@@ -382,7 +382,8 @@ def stitch_tracks(joints: np.ndarray, confidence: np.ndarray, max_gap_frames: in
             node = successor[node]
         out_j.append(chain_j)
         out_c.append(chain_c)
-    order = np.argsort([np.flatnonzero(np.isfinite(j).all(-1).any(-1))[0] for j in out_j], kind="stable")
+    starts_at = [int(np.isfinite(j).all(-1).any(-1).argmax()) if np.isfinite(j).all(-1).any() else T for j in out_j]
+    order = np.argsort(starts_at, kind="stable")  # by first frame (a track never present: last)
     return np.stack([out_j[i] for i in order], 1), np.stack([out_c[i] for i in order], 1)
 
 
@@ -470,7 +471,7 @@ def smooth_online(joints: np.ndarray, config: TrackConfig) -> np.ndarray:
 
 
 def track_people(frames: Iterable[int], people_per_frame: Sequence, config: TrackConfig = TrackConfig(),
-                 joint_set: JointSet = COCO17) -> Poses3D:
+                 joint_set: JointSet = COCO17, link_joints: Sequence[np.ndarray] | None = None) -> Poses3D:
     """Identities, cleaning and smoothing of per-frame 3D people over a clip.
 
     Args:
@@ -479,6 +480,9 @@ def track_people(frames: Iterable[int], people_per_frame: Sequence, config: Trac
             per frame (NaN joints = not reconstructed).
         config: see :class:`TrackConfig`.
         joint_set: joint set of ``J``.
+        link_joints: optional ``T`` arrays ``(P_t, J, 3)`` metres, the same people with fuller joints, used only
+            to link them over frames (e.g. a network's complete skeletons where the output keeps only the
+            well-supported joints): fewer joints make the frame-to-frame distances noisier.
 
     Returns:
         :class:`~closecap.poses.Poses3D` with ids ``0..P-1`` in order of first appearance.
@@ -496,10 +500,14 @@ def track_people(frames: Iterable[int], people_per_frame: Sequence, config: Trac
     tracker = Tracker(config)
     per_frame_ids = []
     clean = []
-    for joints, confidence in people_per_frame:
+    if link_joints is not None and len(link_joints) != len(frames):
+        raise InputError(None, "link_joints", f"{len(link_joints)} frames of linking joints for {len(frames)} frames")
+    for t, (joints, confidence) in enumerate(people_per_frame):
         joints = np.asarray(joints, dtype=float).reshape(-1, J, 3)
         confidence = np.asarray(confidence, dtype=float).reshape(-1, J)
-        per_frame_ids.append(tracker.update(joints))
+        link = joints if link_joints is None or link_joints[t] is None else \
+            np.asarray(link_joints[t], dtype=float).reshape(joints.shape)
+        per_frame_ids.append(tracker.update(link))
         clean.append((joints, confidence))
     all_ids = sorted({int(i) for ids in per_frame_ids for i in ids})
     T, P = len(frames), len(all_ids)

@@ -202,16 +202,17 @@ def unproject_heatmaps(heatmaps: torch.Tensor, K: torch.Tensor, dist: torch.Tens
     norm = (2.0 * uv_hm + 1.0) / torch.tensor([W, H], dtype=dtype, device=uv_hm.device) - 1.0
     norm = torch.where(seen[..., None], norm, torch.full_like(norm, -2.0))  # unseen: outside, sampled as 0
     # The one place that reorders axes for grid_sample: input (N, C, H, W) with the sample points laid
-    # out as an (H_out = points, W_out = 1) image; the last axis of the grid is (x = u, y = v).
+    # out as an image; the last axis of the grid is (x = u, y = v).
     # unseen points sample exactly 0 (far outside, zero padding), so the sum over views needs no weights
     if shared:
-        sampled = F.grid_sample(heatmaps, norm[:, :, None, :], mode="bilinear", padding_mode="zeros",
-                                align_corners=False)  # (V, J, B*N, 1)
+        # points along the output's last axis: PyTorch's CPU kernel vectorises along it
+        sampled = F.grid_sample(heatmaps, norm[:, None, :, :], mode="bilinear", padding_mode="zeros",
+                                align_corners=False)  # (V, J, 1, B*N)
         total = sampled.reshape(V, J, B, N).sum(0).transpose(0, 1)  # (B, J, N)
     else:
-        norm_b = norm.reshape(V, B, N, 2).transpose(0, 1).reshape(B * V, N, 1, 2)
+        norm_b = norm.reshape(V, B, N, 2).transpose(0, 1).reshape(B * V, 1, N, 2)
         sampled = F.grid_sample(heatmaps.reshape(B * V, J, H, W), norm_b, mode="bilinear", padding_mode="zeros",
-                                align_corners=False)  # (B*V, J, N, 1)
+                                align_corners=False)  # (B*V, J, 1, N)
         total = sampled.reshape(B, V, J, N).sum(1)  # (B, J, N)
     count = seen.reshape(V, B, N).sum(0).to(dtype)  # (B, N) views that see each voxel
     volume = total / count.clamp(min=1.0)[:, None, :]
@@ -279,15 +280,23 @@ def soft_argmax(volumes: torch.Tensor, centers_world: torch.Tensor, grid: VoxelG
     if tuple(volumes.shape[2:]) != (R_, R_, R_):
         raise InputError(None, "volumes", f"expected {R_}^3 voxels, got {tuple(volumes.shape[2:])}")
     flat = beta * volumes.reshape(B, J, -1)
-    if window > 0:
+    o = grid.offsets(volumes.device, volumes.dtype)  # (R,)
+    if 0 < window and 2 * window + 1 < R_:  # softmax over the (2 w + 1)^3 voxels around the peak only
         peak = flat.argmax(-1)  # (B, J)
         idx = torch.stack([peak // (R_ * R_), (peak // R_) % R_, peak % R_], dim=-1)  # (B, J, 3)
-        r = torch.arange(R_, device=volumes.device)
-        near = [((r[None, None, :] - idx[..., a:a + 1]).abs() <= window) for a in range(3)]  # 3 x (B, J, R)
-        keep = near[0][..., :, None, None] & near[1][..., None, :, None] & near[2][..., None, None, :]
-        flat = flat.masked_fill(~keep.reshape(B, J, -1), float("-inf"))
+        near = idx[..., None] + torch.arange(-window, window + 1, device=volumes.device)  # (B, J, 3, K)
+        inside = (near >= 0) & (near < R_)  # (B, J, 3, K)
+        near = near.clamp(0, R_ - 1)
+        nx, ny, nz = near[..., 0, :], near[..., 1, :], near[..., 2, :]  # (B, J, K)
+        index = (nx[..., :, None, None] * R_ + ny[..., None, :, None]) * R_ + nz[..., None, None, :]  # (B, J, K, K, K)
+        keep = inside[..., 0, :, None, None] & inside[..., 1, None, :, None] & inside[..., 2, None, None, :]
+        logits = flat.gather(-1, index.reshape(B, J, -1)).masked_fill(~keep.reshape(B, J, -1), float("-inf"))
+        prob = torch.softmax(logits, dim=-1).reshape(B, J, *index.shape[2:])  # (B, J, K, K, K)
+        x = torch.einsum("bjxyz,bjx->bj", prob, o[nx])
+        y = torch.einsum("bjxyz,bjy->bj", prob, o[ny])
+        z = torch.einsum("bjxyz,bjz->bj", prob, o[nz])
+        return torch.stack([x, y, z], dim=-1) + centers_world[:, None, :].to(volumes.dtype)
     prob = torch.softmax(flat, dim=-1).reshape(B, J, R_, R_, R_)
-    o = grid.offsets(volumes.device, volumes.dtype)  # (R,)
     x = torch.einsum("bjxyz,x->bj", prob, o)  # marginal means along each axis
     y = torch.einsum("bjxyz,y->bj", prob, o)
     z = torch.einsum("bjxyz,z->bj", prob, o)

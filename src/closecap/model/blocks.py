@@ -41,6 +41,29 @@ class ConvBlock3d(nn.Sequential):
                          _norm(norm, out_channels), nn.ReLU(inplace=True))
 
 
+def fuse_batch_norms(module: nn.Module) -> nn.Module:
+    """A copy of ``module`` for inference in which every :class:`ConvBlock3d`'s batch norm is folded into its
+    convolution (same outputs in eval mode up to float rounding; one pass less over every volume).
+
+    Example:
+        >>> import torch
+        >>> net = UNet3d(2, 3, widths=(4, 8)).eval()
+        >>> x = torch.rand(1, 2, 8, 8, 8)
+        >>> bool(torch.allclose(fuse_batch_norms(net)(x), net(x), atol=1e-5))
+        True
+    """
+    import copy
+
+    from torch.nn.utils.fusion import fuse_conv_bn_eval
+
+    fused = copy.deepcopy(module).eval()
+    for block in fused.modules():
+        if isinstance(block, ConvBlock3d) and isinstance(block[1], nn.BatchNorm3d):
+            block[0] = fuse_conv_bn_eval(block[0], block[1])
+            block[1] = nn.Identity()
+    return fused
+
+
 class UNet3d(nn.Module):
     """Small 3D U-Net: ``(B, in_channels, X, Y, Z) -> (B, out_channels, X, Y, Z)`` logits.
 
