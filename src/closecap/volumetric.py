@@ -12,11 +12,13 @@ Per frame (all people of the frame in one forward pass):
    than ``temporal_radius_m`` from that track's last estimate of ``j`` (a new or lost track gets no mask; a
    mask that keeps no strong response is dropped) -> KLM -> soft-argmax within ``soft_argmax_window``
    voxels of the peak;
-5. refinement (:func:`refine_with_detections`): each joint's supporting 2D detections, triangulated;
+5. refinement (:func:`refine_with_detections`): each person is matched in every view to the 2D detection its
+   whole skeleton fits; each joint's supporting keypoints are triangulated; joints no two views support are
+   dropped (``drop_unsupported``);
 6. per-joint confidence = HEM's (masked) heatmap at the estimated joint.
 
 Over the clip, :func:`closecap.track.track_people` cleans and smooths the tracks (it re-links the
-per-frame people by the same Hungarian matching, now on the network's joints).
+per-frame people by the same Hungarian matching, on the network's complete skeletons).
 
 Example:
     >>> from closecap.cameras import ring_rig
@@ -64,10 +66,10 @@ class VolumetricConfig(Config):
     """Identities, cleaning and smoothing over the clip (also the online centre tracker's gate)."""
     temporal_filter: bool = False
     """Suppress HEM responses far from the track's previous joints before KLM (the paper's temporal filter).
-    Off by default: with the networks trained so far (75 CPU minutes) it makes them worse, because a wrong
-    joint masks out the right answer in the next frames -- 72.0 vs 51.0 mm MPJPE on the held-out scenes of
-    ``benchmarks/volumetric.py`` (section "volumetric" of benchmarks/results.md), even with the fall-back of
-    ``mask_keep_ratio``. Turn it on for a network whose per-frame joints are already close."""
+    Off by default: on the network alone it hurts (a wrong joint masks out the right answer in the next
+    frames: 77.7 vs 65.3 mm on the held-out scenes of ``benchmarks/volumetric.py``, section "volumetric" of
+    benchmarks/results.md, even with the fall-back of ``mask_keep_ratio``), and after the refinement it
+    changes nothing (30.8 mm both ways). Turn it on for a network whose per-frame joints are already close."""
     temporal_radius_m: float = 0.3
     """Responses farther than this from the previous estimate of the same joint are zeroed, metres.
     Raise for fast motion or low frame rates (the joint must move less than this between frames)."""
