@@ -165,6 +165,9 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=2, help="torch CPU threads")
     parser.add_argument("--variants", action="store_true", help="also with the temporal filter (off by default)")
     parser.add_argument("--no-write", action="store_true", help="do not update benchmarks/results.md")
+    parser.add_argument("--section", default="", help="results section to write (default: volumetric, or "
+                                                         "volumetric-heldout-rig with --rig heldout)")
+    parser.add_argument("--title", default="", help="heading of that section (default: by --rig)")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     if args.train:
@@ -200,10 +203,10 @@ def main() -> None:
     text = markdown(per_method, fps, lines, command, args.scenes, args.frames, rig_note, models_note, args.threads)
     title = {"default": "## volumetric: conditional network vs unconditional and the geometric baseline (held-out scenes)",
              "heldout": "## volumetric on a held-out rig"}[args.rig]
-    text = title + "\n\n" + text
+    text = (f"## {args.title}" if args.title else title) + "\n\n" + text
     print(text)
     if not args.no_write:
-        update_section("volumetric" if args.rig == "default" else "volumetric-heldout-rig", text)
+        update_section(args.section or ("volumetric" if args.rig == "default" else "volumetric-heldout-rig"), text)
 
 
 if __name__ == "__main__":

@@ -100,8 +100,9 @@ class VolumetricConfig(Config):
     """With the refinement on, joints that no two views' detections support (not refined) are returned as NaN
     instead of the network's estimate; the clip's clean-up (``track``) then fills short gaps from the
     neighbouring frames. The network's guess for such joints (a wrist seen in one view) is poor: on the held-out
-    scenes they were 13 % of the joints with 236 mm mean error, and dropping them took MPJPE from 41.6 to 31.1 mm
-    while 2.2 % of the joints stay missing (the geometric baseline leaves 2.5 %)."""
+    scenes of ``benchmarks/volumetric.py`` (session 2's 4800-step model) they were 13 % of the joints with 236 mm
+    mean error, and dropping them took MPJPE from 41.6 to 31.1 mm while 2.2 % of the joints stay missing (the
+    geometric baseline leaves 2.5 %)."""
     refine_person_radius_m: float = 0.8
     """Person-level refinement (``person_radius_m`` of :func:`refine_with_detections`): each person's own 2D
     detection in each view, matched on the whole body, supplies its joints within this radius of the network's
