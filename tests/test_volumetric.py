@@ -83,14 +83,21 @@ def test_empty_frames_and_bad_input():
         VolumetricConfig(temporal_radius_m=0.0)
 
 
-def test_refinement_triangulates_the_detections_near_the_network_joint_only():
-    rng = np.random.default_rng(3)
+def _two_people_in_contact(rng):
+    """``me`` and ``other`` ``(17, 3)`` metres, every joint of ``other`` 12 cm above mine (seen in every view of the
+    ring), and each view's exact detections of both: ``V`` arrays ``(2, 17, 3)``."""
     me = rng.normal(size=(17, 3)) * 0.2 + [0.0, 0.0, 1.0]
-    other = me + [0.0, 0.0, 0.12]  # someone in contact: every joint 12 cm above mine (seen in every view of the ring)
+    other = me + [0.0, 0.0, 0.12]
     uv_me, _ = RIG.project(me)
     uv_other, _ = RIG.project(other)
     views = [np.stack([np.concatenate([uv_me[v], np.ones((17, 1))], -1),
                        np.concatenate([uv_other[v], np.ones((17, 1))], -1)]) for v in range(len(RIG))]
+    return me, other, views
+
+
+def test_refinement_triangulates_the_detections_near_the_network_joint_only():
+    rng = np.random.default_rng(3)
+    me, other, views = _two_people_in_contact(rng)
     guess = me + rng.normal(size=me.shape) * 0.01  # the network: 1-3 cm off, nearer to me than to the other
     joints, refined = refine_with_detections(guess[None], views, RIG, radius_m=0.08)
     assert refined.all()
@@ -106,12 +113,7 @@ def test_refinement_triangulates_the_detections_near_the_network_joint_only():
 
 def test_exclusive_refinement_does_not_let_a_joint_steal_the_other_persons_keypoints():
     rng = np.random.default_rng(4)
-    me = rng.normal(size=(17, 3)) * 0.2 + [0.0, 0.0, 1.0]
-    other = me + [0.0, 0.0, 0.12]  # in contact, every joint 12 cm above mine
-    uv_me, _ = RIG.project(me)
-    uv_other, _ = RIG.project(other)
-    views = [np.stack([np.concatenate([uv_me[v], np.ones((17, 1))], -1),
-                       np.concatenate([uv_other[v], np.ones((17, 1))], -1)]) for v in range(len(RIG))]
+    me, other, views = _two_people_in_contact(rng)
     guesses = np.stack([me + [0.0, 0.0, 0.08], other])  # my joints guessed nearer to the other's keypoints
     shared, _ = refine_with_detections(guesses, views, RIG, radius_m=0.1, exclusive=False)
     np.testing.assert_allclose(shared[0], other, atol=1e-6)  # both people end on the other's keypoints
@@ -123,12 +125,7 @@ def test_exclusive_refinement_does_not_let_a_joint_steal_the_other_persons_keypo
 
 def test_person_level_refinement_corrects_a_grossly_wrong_network_joint():
     rng = np.random.default_rng(6)
-    me = rng.normal(size=(17, 3)) * 0.2 + [0.0, 0.0, 1.0]
-    other = me + [0.0, 0.0, 0.12]  # in contact, every joint 12 cm above mine
-    uv_me, _ = RIG.project(me)
-    uv_other, _ = RIG.project(other)
-    views = [np.stack([np.concatenate([uv_me[v], np.ones((17, 1))], -1),
-                       np.concatenate([uv_other[v], np.ones((17, 1))], -1)]) for v in range(len(RIG))]
+    me, other, views = _two_people_in_contact(rng)
     guesses = np.stack([me + rng.normal(size=me.shape) * 0.01, other])
     guesses[0, 9] = me[9] + [0.35, 0.0, 0.0]  # the network's wrist of mine is 35 cm off: no keypoint within 0.2 m
     per_joint, refined = refine_with_detections(guesses, views, RIG, radius_m=0.2)
