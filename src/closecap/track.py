@@ -371,7 +371,8 @@ def stitch_tracks(joints: np.ndarray, confidence: np.ndarray, max_gap_frames: in
         if successor[a] < 0 and not has_pred[b]:
             successor[a], has_pred[b] = b, True
     out_j, out_c = [], []
-    for head in np.flatnonzero(~has_pred):
+    heads = np.flatnonzero(~has_pred)
+    for head in heads:
         chain_j, chain_c = joints[:, head].copy(), confidence[:, head].copy()
         node = successor[head]
         while node >= 0:
@@ -382,8 +383,7 @@ def stitch_tracks(joints: np.ndarray, confidence: np.ndarray, max_gap_frames: in
             node = successor[node]
         out_j.append(chain_j)
         out_c.append(chain_c)
-    starts_at = [int(np.isfinite(j).all(-1).any(-1).argmax()) if np.isfinite(j).all(-1).any() else T for j in out_j]
-    order = np.argsort(starts_at, kind="stable")  # by first frame (a track never present: last)
+    order = np.argsort(first[heads], kind="stable")  # chains by their head's first frame (never present: T, last)
     return np.stack([out_j[i] for i in order], 1), np.stack([out_c[i] for i in order], 1)
 
 
